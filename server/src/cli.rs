@@ -1,0 +1,96 @@
+//! The command line: `nene-server` serves; `nene-server admin grant <email>` makes an admin. Every command reads
+//! the same configuration as the server.
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{self, Application};
+use crate::config::Config;
+use crate::{accounts, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(name = "nene-server", version, about = "NeNe Challenge server")]
+pub struct Cli {
+    /// Dev mode: sandboxes for the outside services, demo data and a movable clock (same as NENE_DEV=1).
+    #[arg(long, global = true)]
+    pub dev: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API and the web app (the default).
+    Serve,
+    /// Account administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Give an existing account the ADMIN role.
+    Grant { email: String },
+}
+
+/// Runs the parsed command; the process exit code comes back.
+pub async fn run(cli: Cli) -> i32 {
+    let mut config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("nene-server: {e}");
+            return 2;
+        }
+    };
+    config.dev |= cli.dev;
+    telemetry::init_tracing(config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Admin { command: AdminCommand::Grant { email } } => grant(config, &email).await,
+    }
+}
+
+async fn serve(config: Config) -> i32 {
+    let app = match Application::build(config).await {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("nene-server: {e}");
+            return 1;
+        }
+    };
+    match app.run_until_stopped(app::shutdown_signal()).await {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            1
+        }
+    }
+}
+
+async fn grant(config: Config, email: &str) -> i32 {
+    let state = match app::build_state(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("nene-server: {e}");
+            return 1;
+        }
+    };
+    let outcome = accounts::grant_admin(&state.db, email).await;
+    state.db.close().await;
+    match outcome {
+        Ok(true) => {
+            eprintln!("{email} is now an admin");
+            0
+        }
+        Ok(false) => {
+            eprintln!("nene-server: no account with email {email}");
+            1
+        }
+        Err(e) => {
+            eprintln!("nene-server: {e}");
+            1
+        }
+    }
+}

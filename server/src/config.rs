@@ -1,0 +1,196 @@
+//! Configuration, read once at start from the environment. With nothing set the server runs on an SQLite file in
+//! `./data`; an invalid setting stops the start with one line naming the variable and the reason.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the data lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseConfig {
+    /// The embedded default: one file, created and migrated at start.
+    Sqlite { path: PathBuf },
+    /// `postgres://…`: the engine for several server instances sharing one database.
+    Postgres { url: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Everything the server reads at start. Tests build it directly ([`Config::for_data_dir`]) and change fields.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    /// `None`: generate one on first start and keep it in the data dir. Several instances must share one.
+    pub jwt_secret: Option<String>,
+    pub dev: bool,
+    pub log_format: LogFormat,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub login_failures_per_account: u32,
+    pub login_failures_per_ip: u32,
+    pub login_failure_window: Duration,
+    pub db_max_connections: u32,
+}
+
+/// A setting that cannot be used, named so the operator can fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {name}: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+impl Config {
+    /// The defaults, with data kept under `data_dir`.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database: DatabaseConfig::Sqlite { path: data_dir.join("nene.db") },
+            data_dir,
+            jwt_secret: None,
+            dev: false,
+            log_format: LogFormat::Pretty,
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            login_failures_per_account: 10,
+            login_failures_per_ip: 50,
+            login_failure_window: Duration::from_secs(15 * 60),
+            db_max_connections: 16,
+        }
+    }
+
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// Reads settings from a map of variables (the environment, or a test's own).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let data_dir = PathBuf::from(get("NENE_DATA_DIR").unwrap_or("./data"));
+        let mut config = Config::for_data_dir(data_dir);
+
+        if let Some(addr) = get("NENE_ADDR") {
+            config.addr = addr.parse().map_err(|_| ConfigError {
+                name: "NENE_ADDR",
+                reason: format!("`{addr}` is not an address like 127.0.0.1:8080"),
+            })?;
+        }
+        if let Some(url) = get("DATABASE_URL") {
+            config.database = parse_database_url(url, &config.data_dir)?;
+        }
+        if let Some(secret) = get("NENE_JWT_SECRET") {
+            if secret.len() < 32 {
+                return Err(ConfigError {
+                    name: "NENE_JWT_SECRET",
+                    reason: "must be at least 32 characters".into(),
+                });
+            }
+            config.jwt_secret = Some(secret.to_owned());
+        }
+        if let Some(dev) = get("NENE_DEV") {
+            config.dev = parse_bool("NENE_DEV", dev)?;
+        }
+        if let Some(format) = get("NENE_LOG_FORMAT") {
+            config.log_format = match format {
+                "json" => LogFormat::Json,
+                "pretty" | "text" => LogFormat::Pretty,
+                other => {
+                    return Err(ConfigError {
+                        name: "NENE_LOG_FORMAT",
+                        reason: format!("`{other}` is neither `pretty` nor `json`"),
+                    });
+                }
+            };
+        }
+        if let Some(n) = get("NENE_LOGIN_FAILURES_PER_ACCOUNT") {
+            config.login_failures_per_account = parse_positive("NENE_LOGIN_FAILURES_PER_ACCOUNT", n)?;
+        }
+        if let Some(n) = get("NENE_LOGIN_FAILURES_PER_IP") {
+            config.login_failures_per_ip = parse_positive("NENE_LOGIN_FAILURES_PER_IP", n)?;
+        }
+        if let Some(n) = get("NENE_DB_MAX_CONNECTIONS") {
+            config.db_max_connections = parse_positive("NENE_DB_MAX_CONNECTIONS", n)?;
+        }
+        Ok(config)
+    }
+}
+
+fn parse_database_url(url: &str, data_dir: &std::path::Path) -> Result<DatabaseConfig, ConfigError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(DatabaseConfig::Postgres { url: url.to_owned() })
+    } else if let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() {
+            return Ok(DatabaseConfig::Sqlite { path: data_dir.join("nene.db") });
+        }
+        Ok(DatabaseConfig::Sqlite { path: PathBuf::from(path) })
+    } else {
+        Err(ConfigError {
+            name: "DATABASE_URL",
+            reason: "must start with postgres:// or sqlite:".into(),
+        })
+    }
+}
+
+fn parse_bool(name: &'static str, v: &str) -> Result<bool, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError { name, reason: format!("`{v}` is not a yes/no value (1, 0, true, false)") }),
+    }
+}
+
+fn parse_positive(name: &'static str, v: &str) -> Result<u32, ConfigError> {
+    match v.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(ConfigError { name, reason: format!("`{v}` is not a whole number above 0") }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn nothing_set_means_sqlite_in_data() {
+        let c = Config::from_vars(&HashMap::new()).unwrap();
+        assert_eq!(c.database, DatabaseConfig::Sqlite { path: PathBuf::from("./data/nene.db") });
+        assert_eq!(c.addr.to_string(), "127.0.0.1:8080");
+        assert!(!c.dev);
+        assert_eq!(c.login_failures_per_account, 10);
+        assert_eq!(c.login_failures_per_ip, 50);
+    }
+
+    #[test]
+    fn postgres_url_is_recognised() {
+        let c = Config::from_vars(&vars(&[("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/x")])).unwrap();
+        assert!(matches!(c.database, DatabaseConfig::Postgres { .. }));
+    }
+
+    #[test]
+    fn bad_settings_name_the_variable() {
+        let e = Config::from_vars(&vars(&[("NENE_ADDR", "nowhere")])).unwrap_err();
+        assert_eq!(e.name, "NENE_ADDR");
+        let e = Config::from_vars(&vars(&[("DATABASE_URL", "mysql://x")])).unwrap_err();
+        assert_eq!(e.name, "DATABASE_URL");
+        let e = Config::from_vars(&vars(&[("NENE_JWT_SECRET", "short")])).unwrap_err();
+        assert_eq!(e.name, "NENE_JWT_SECRET");
+        let e = Config::from_vars(&vars(&[("NENE_LOGIN_FAILURES_PER_IP", "0")])).unwrap_err();
+        assert_eq!(e.name, "NENE_LOGIN_FAILURES_PER_IP");
+        let e = Config::from_vars(&vars(&[("NENE_DEV", "maybe")])).unwrap_err();
+        assert!(e.to_string().starts_with("invalid setting NENE_DEV"));
+    }
+}

@@ -1,0 +1,19 @@
+//! The NeNe Challenge server: the authority for accounts, money, challenges and notifications.
+//!
+//! `main.rs` only parses the command line; [`app::Application`] builds and serves the whole thing from a
+//! [`config::Config`], which is also how the end-to-end tests start it.
+
+pub mod accounts;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod dev;
+pub mod error;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+
+pub use app::{AppState, Application};
+pub use config::Config;

@@ -1,0 +1,195 @@
+//! All SQL lives here, and this is the one place that knows SQLite from PostgreSQL.
+//!
+//! Most statements are written once in the SQL both engines accept (`$1` placeholders, `RETURNING`,
+//! `ON CONFLICT`), and [`on_conn!`] runs the same statement on whichever connection the transaction holds. Where the
+//! engines differ (row locks, upserts with engine-specific syntax) a function branches on [`Tx::is_postgres`].
+//!
+//! Correctness never rests on in-process locks: writes are transactions, uniqueness is a constraint, and scarce
+//! things are taken with conditional updates, so the same code is right with several server instances on PostgreSQL.
+//! On SQLite every write transaction starts with `BEGIN IMMEDIATE` on a single writer connection, so writers queue
+//! in the pool instead of failing with `SQLITE_BUSY` when a deferred transaction tries to upgrade.
+
+pub mod login_failures;
+pub mod settings;
+pub mod tokens;
+pub mod users;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+use crate::config::DatabaseConfig;
+
+/// Runs one expression against the transaction's connection, compiled once per engine.
+///
+/// `on_conn!(tx, c => sqlx::query("…").bind(x).execute(&mut *c).await)`
+#[macro_export]
+macro_rules! on_conn {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(t) => {
+                let $c: &mut sqlx::SqliteConnection = &mut *t;
+                $body
+            }
+            $crate::store::Tx::Postgres(t) => {
+                let $c: &mut sqlx::PgConnection = &mut *t;
+                $body
+            }
+        }
+    };
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("could not create the data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+}
+
+impl StoreError {
+    /// The violated unique constraint's description, when that is what went wrong. PostgreSQL names the
+    /// constraint; SQLite names the columns (`UNIQUE constraint failed: users.email`). Callers match on a column
+    /// or index name that appears in both.
+    pub fn unique_violation(&self) -> Option<String> {
+        match self {
+            StoreError::Db(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Some(e.constraint().map(str::to_owned).unwrap_or_else(|| e.message().to_owned()))
+            }
+            _ => None,
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The database the server talks to, chosen once at start.
+#[derive(Clone, Debug)]
+pub enum Db {
+    /// One writer connection (SQLite allows one writer at a time anyway) and a pool of readers.
+    Sqlite { write: SqlitePool, read: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// A database transaction on either engine.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Tx::Postgres(_))
+    }
+
+    pub async fn commit(self) -> StoreResult<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+impl Db {
+    /// Opens (creating and migrating when needed) the configured database.
+    pub async fn connect(config: &DatabaseConfig, max_connections: u32) -> StoreResult<Db> {
+        match config {
+            DatabaseConfig::Sqlite { path } => Self::connect_sqlite(path, max_connections).await,
+            DatabaseConfig::Postgres { url } => Self::connect_postgres(url, max_connections).await,
+        }
+    }
+
+    async fn connect_sqlite(path: &Path, max_connections: u32) -> StoreResult<Db> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| StoreError::DataDir { path: dir.display().to_string(), source })?;
+        }
+        // synchronous=FULL: a confirmed payment must survive a power cut; WAL keeps readers off the writer's back.
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("../migrations/sqlite").run(&write).await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .connect_with(options)
+            .await?;
+        Ok(Db::Sqlite { write, read })
+    }
+
+    async fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<Db> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        // Several instances may start at once; sqlx's migrator takes an advisory lock so only one migrates.
+        sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+        Ok(Db::Postgres(pool))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Db::Postgres(_))
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`).
+    pub async fn begin_write(&self) -> StoreResult<Tx> {
+        Ok(match self {
+            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// A transaction that only reads: a consistent snapshot, never blocking the writer.
+    pub async fn begin_read(&self) -> StoreResult<Tx> {
+        Ok(match self {
+            Db::Sqlite { read, .. } => Tx::Sqlite(read.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Answers when the database is reachable (readiness probe).
+    pub async fn ping(&self) -> StoreResult<()> {
+        match self {
+            Db::Sqlite { read, .. } => sqlx::query("SELECT 1").execute(read).await?.rows_affected(),
+            Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await?.rows_affected(),
+        };
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite { write, read } => {
+                read.close().await;
+                write.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Times are stored as milliseconds since the Unix epoch in both engines, so comparisons and ordering behave the
+/// same everywhere.
+pub fn to_millis(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub fn from_millis(ms: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}

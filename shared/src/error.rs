@@ -1,0 +1,134 @@
+//! The error body every failed API call returns: a stable machine-readable `code`, a `message` for people, and
+//! per-field codes when specific inputs are wrong. Clients branch on `code`, never on `message`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What every non-2xx answer carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<BTreeMap<String, FieldCode>>,
+}
+
+/// Stable error codes. New codes may appear; clients treat an unknown one as [`ErrorCode::Unknown`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    // 400
+    MalformedJson,
+    ValidationFailed,
+    // 401
+    Unauthenticated,
+    InvalidCredentials,
+    TokenInvalid,
+    TokenExpired,
+    TokenRevoked,
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+    // 403
+    Forbidden,
+    // 404
+    NotFound,
+    // 405
+    MethodNotAllowed,
+    // 409
+    EmailTaken,
+    NicknameTaken,
+    // 413
+    PayloadTooLarge,
+    // 415
+    UnsupportedMediaType,
+    // 422
+    IdempotencyKeyReused,
+    // 429
+    TooManyRequests,
+    // 500 / 503
+    Internal,
+    Unavailable,
+    /// A code this client version does not know yet.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The wire form, e.g. `EMAIL_TAKEN`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "MALFORMED_JSON",
+            Self::ValidationFailed => "VALIDATION_FAILED",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::TokenInvalid => "TOKEN_INVALID",
+            Self::TokenExpired => "TOKEN_EXPIRED",
+            Self::TokenRevoked => "TOKEN_REVOKED",
+            Self::RefreshTokenInvalid => "REFRESH_TOKEN_INVALID",
+            Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::NotFound => "NOT_FOUND",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::EmailTaken => "EMAIL_TAKEN",
+            Self::NicknameTaken => "NICKNAME_TAKEN",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            Self::TooManyRequests => "TOO_MANY_REQUESTS",
+            Self::Internal => "INTERNAL",
+            Self::Unavailable => "UNAVAILABLE",
+            Self::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why one input field was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FieldCode {
+    Required,
+    InvalidType,
+    Invalid,
+    InvalidEmail,
+    TooShort,
+    TooLong,
+    Taken,
+    #[serde(other)]
+    Unknown,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_str_matches_the_wire_form() {
+        for code in [
+            ErrorCode::MalformedJson,
+            ErrorCode::EmailTaken,
+            ErrorCode::IdempotencyKeyReused,
+            ErrorCode::RefreshTokenReused,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+
+    #[test]
+    fn unknown_codes_do_not_break_old_clients() {
+        let body: ErrorBody =
+            serde_json::from_str(r#"{"code":"SOMETHING_NEW","message":"m","fields":{"x":"NEW_RULE"}}"#).unwrap();
+        assert_eq!(body.code, ErrorCode::Unknown);
+        assert_eq!(body.fields.unwrap()["x"], FieldCode::Unknown);
+    }
+}

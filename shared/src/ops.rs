@@ -1,0 +1,11 @@
+//! Operational answers: health and readiness.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HealthStatus {
+    /// `ok` when alive; `ready` / `not_ready` from the readiness probe.
+    pub status: String,
+    pub version: String,
+}
