@@ -48,14 +48,14 @@ impl Modify for BearerAuth {
 
 /// The document describes itself too, so that it lists every route the server answers.
 fn document_openapi_route(openapi: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder};
     use utoipa::openapi::response::ResponseBuilder;
     let operation = OperationBuilder::new()
         .tag("operations")
         .summary(Some("This OpenAPI document."))
         .response("200", ResponseBuilder::new().description("OpenAPI 3.1 JSON").build())
         .build();
-    openapi.paths.add_path("/api/v1/openapi.json", PathItem::new(HttpMethod::Get, operation));
+    openapi.paths.add_path_operation("/api/v1/openapi.json", vec![HttpMethod::Get], operation);
 }
 
 /// The largest JSON body any route accepts; uploads set their own limit.
