@@ -1,1 +1,261 @@
+//! The end-to-end harness: starts the real server on a loopback port against a fresh database (an SQLite file in a
+//! temporary folder, or a PostgreSQL database made for the one test and dropped after it), and talks to it over
+//! HTTP like any client would.
+//!
+//! PostgreSQL is found through `NENE_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`);
+//! the account must be allowed to create databases.
 
+use std::future::IntoFuture;
+use std::sync::Arc;
+
+use nene_server::config::DatabaseConfig;
+use nene_server::{AppState, Application, Config};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::Connection;
+use tokio::sync::oneshot;
+
+/// The secret every test server signs with, so tests can craft expired or tampered tokens.
+pub const TEST_JWT_SECRET: &str = "end-to-end-test-secret-0123456789abcdef";
+pub const PASSWORD: &str = "correct-horse-42";
+
+/// Runs each named `async fn name(backend: Backend)` once on SQLite and once on PostgreSQL, as `name::sqlite` and
+/// `name::postgres`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test.
+pub struct TestDatabase {
+    pub config: DatabaseConfig,
+    pub dir: tempfile::TempDir,
+    pg: Option<(String, String)>,
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("NENE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> TestDatabase {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match backend {
+            Backend::Sqlite => TestDatabase {
+                config: DatabaseConfig::Sqlite { path: dir.path().join("nene.db") },
+                dir,
+                pg: None,
+            },
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let name = format!("nene_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = sqlx::PgConnection::connect(&admin).await.expect("PostgreSQL must be running for tests");
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create database");
+                conn.close().await.ok();
+                let url = match admin.rsplit_once('/') {
+                    Some((base, _)) => format!("{base}/{name}"),
+                    None => panic!("NENE_TEST_DATABASE_URL must end with a database name"),
+                };
+                TestDatabase { config: DatabaseConfig::Postgres { url }, dir, pg: Some((admin, name)) }
+            }
+        }
+    }
+
+    pub fn url(&self) -> String {
+        match &self.config {
+            DatabaseConfig::Sqlite { path } => format!("sqlite:{}", path.display()),
+            DatabaseConfig::Postgres { url } => url.clone(),
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg.take() {
+            // Drop runs outside any async context we may block, so the clean-up gets a runtime of its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                if let Ok(rt) = rt {
+                    rt.block_on(async move {
+                        if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut conn)
+                                .await;
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// A running server and a client for it.
+pub struct TestServer {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    pub db: Arc<TestDatabase>,
+}
+
+/// A server's default test configuration on `db`.
+pub fn test_config(db: &TestDatabase) -> Config {
+    let mut config = Config::for_data_dir(db.dir.path());
+    config.addr = "127.0.0.1:0".parse().expect("addr");
+    config.database = db.config.clone();
+    config.jwt_secret = Some(TEST_JWT_SECRET.to_owned());
+    config.db_max_connections = 8;
+    config
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let db = Arc::new(TestDatabase::create(backend).await);
+        let mut config = test_config(&db);
+        adjust(&mut config);
+        Self::start_on(db, config).await
+    }
+
+    /// Starts a server on an existing database (a second instance, or a restart).
+    pub async fn start_on(db: Arc<TestDatabase>, config: Config) -> TestServer {
+        let app = Application::build(config).await.expect("server starts");
+        let base = format!("http://{}", app.local_addr());
+        let state = app.state().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        let http = reqwest::Client::builder().build().expect("client");
+        TestServer { base, http, state, shutdown: Some(tx), task: Some(task), db }
+    }
+
+    /// Stops the server gracefully and waits until it has.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.into_future().await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request with an optional JSON body and bearer token; answers the status and the JSON body
+    /// (`Value::Null` when there is none).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &impl Serialize) -> (StatusCode, Value) {
+        let body = serde_json::to_value(body).expect("serialisable");
+        self.call(Method::POST, path, token, Some(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: &impl Serialize) -> (StatusCode, Value) {
+        let body = serde_json::to_value(body).expect("serialisable");
+        self.call(Method::PATCH, path, token, Some(&body)).await
+    }
+
+    /// Signs up a user and returns the sign-up answer (token pair and user).
+    pub async fn signup(&self, email: &str, nickname: &str) -> Session {
+        let (status, body) = self
+            .post(
+                "/api/v1/auth/signup",
+                None,
+                &serde_json::json!({"email": email, "password": PASSWORD, "nickname": nickname}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "signup of {email}: {body}");
+        Session::from_pair(&body)
+    }
+
+    /// Counts the rows of a table, straight from the database (to prove that a refused request wrote nothing).
+    pub async fn count(&self, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        let mut tx = self.state.db.begin_read().await.expect("read");
+        nene_server::on_conn!(&mut tx, c => sqlx::query_scalar::<_, i64>(&sql).fetch_one(&mut *c).await.expect("count"))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A signed-in user as a test holds it.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub access: String,
+    pub refresh: String,
+    pub user_id: String,
+}
+
+impl Session {
+    pub fn from_pair(body: &Value) -> Session {
+        Session {
+            access: body["access_token"].as_str().expect("access_token").to_owned(),
+            refresh: body["refresh_token"].as_str().expect("refresh_token").to_owned(),
+            user_id: body["user"]["id"].as_str().expect("user.id").to_owned(),
+        }
+    }
+}
+
+/// The `code` of an error body.
+pub fn code(body: &Value) -> &str {
+    body["code"].as_str().unwrap_or("<no code>")
+}

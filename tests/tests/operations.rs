@@ -1,0 +1,83 @@
+//! Health, readiness, metrics, the OpenAPI document and dev mode's clock.
+
+use nene_tests::{Backend, TestServer, code, on_both_databases};
+use reqwest::StatusCode;
+use serde_json::json;
+
+on_both_databases!(health_ready_metrics_and_openapi, dev_clock_exists_only_in_dev_mode);
+
+async fn health_ready_metrics_and_openapi(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (status, body) = s.get("/health", None).await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (status, body) = s.get("/ready", None).await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ready")));
+
+    // Every answer carries a request id for the logs.
+    let resp = s.http.get(s.url("/health")).send().await.unwrap();
+    assert!(resp.headers().contains_key("x-request-id"));
+
+    s.signup("metrics@example.com", "metrics").await;
+    let text = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("http_requests_total"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("http_request_duration_seconds_bucket")
+            && l.contains(r#"route="/api/v1/auth/signup""#)
+            && l.contains(r#"status="201""#)),
+        "no latency histogram for sign-up in:\n{text}"
+    );
+
+    let (status, doc) = s.get("/api/v1/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    for route in [
+        "/api/v1/auth/signup",
+        "/api/v1/auth/login",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/logout",
+        "/api/v1/me",
+        "/api/v1/users/{id}",
+        "/api/v1/openapi.json",
+        "/health",
+        "/ready",
+        "/metrics",
+    ] {
+        assert!(paths.contains_key(route), "openapi lacks {route}");
+    }
+    assert!(!paths.contains_key("/dev/clock"), "dev routes are documented only in dev mode");
+    assert!(paths["/api/v1/me"].get("patch").is_some());
+}
+
+async fn dev_clock_exists_only_in_dev_mode(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (status, body) = s.post("/dev/clock", None, &json!({"advance_secs": 60})).await;
+    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "NOT_FOUND"));
+    assert_eq!(s.get("/dev/clock", None).await.0, StatusCode::NOT_FOUND);
+    drop(s);
+
+    let dev = TestServer::start_with(backend, |c| c.dev = true).await;
+    let (status, before) = dev.get("/dev/clock", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(before["offset_secs"], 0);
+    let (status, after) = dev.post("/dev/clock", None, &json!({"advance_secs": 86_400})).await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(after["offset_secs"], 86_400);
+    let t0 = chrono::DateTime::parse_from_rfc3339(before["now"].as_str().unwrap()).unwrap();
+    let t1 = chrono::DateTime::parse_from_rfc3339(after["now"].as_str().unwrap()).unwrap();
+    assert!(t1 - t0 >= chrono::Duration::days(1));
+    let (status, body) = dev.post("/dev/clock", None, &json!({"advance_secs": -10})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(dev.state.clock.offset_ms(), 86_400_000);
+    // Demo accounts are seeded in dev mode.
+    assert_eq!(dev.count("users").await, 3);
+    let (_, doc) = dev.get("/api/v1/openapi.json", None).await;
+    assert!(doc["paths"].get("/dev/clock").is_some());
+
+    // The moved clock survives a restart.
+    let db = dev.db.clone();
+    let config = dev.state.config.as_ref().clone();
+    dev.stop().await;
+    let again = TestServer::start_on(db, config).await;
+    assert_eq!(again.state.clock.offset_ms(), 86_400_000);
+    assert_eq!(again.count("users").await, 3);
+}
