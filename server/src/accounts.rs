@@ -12,8 +12,8 @@ use nene_shared::{ErrorCode, FieldCode, UserId};
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::auth::tokens::{self, AccessClaims};
 use crate::auth::password;
+use crate::auth::tokens::{self, AccessClaims};
 use crate::error::{ApiError, ApiResult};
 use crate::store::tokens::NewRefresh;
 use crate::store::users::{NewUser, ProfileChange, UserRow};
@@ -113,10 +113,8 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> ApiResult<TokenPair
 async fn issue_pair(state: &AppState, tx: &mut Tx, user: &UserRow, family: Uuid) -> ApiResult<TokenPair> {
     let now = Utc::now();
     let ttl = state.config.access_token_ttl.as_secs() as i64;
-    let (access_token, _) = state
-        .jwt
-        .issue(user.id, role_of(user).as_str(), now.timestamp(), ttl)
-        .map_err(|e| ApiError::internal(&e))?;
+    let (access_token, _) =
+        state.jwt.issue(user.id, role_of(user).as_str(), now.timestamp(), ttl).map_err(|e| ApiError::internal(&e))?;
     let refresh_token = tokens::new_refresh_token();
     let refresh_ttl = state.config.refresh_token_ttl.as_millis() as i64;
     store::tokens::insert_refresh(
@@ -244,12 +242,7 @@ pub async fn public_profile(db: &Db, user: Uuid) -> ApiResult<PublicProfile> {
 }
 
 /// Changes a profile. `actor` must be the profile's owner or an admin (moderation).
-pub async fn update_profile(
-    db: &Db,
-    actor: &AccessClaims,
-    target: Uuid,
-    req: UpdateProfileRequest,
-) -> ApiResult<Me> {
+pub async fn update_profile(db: &Db, actor: &AccessClaims, target: Uuid, req: UpdateProfileRequest) -> ApiResult<Me> {
     if actor.sub != target && actor.role != Role::Admin.as_str() {
         return Err(ApiError::forbidden("You can only change your own profile."));
     }

@@ -46,9 +46,8 @@ pub struct Application {
 impl Application {
     /// Prepares everything and binds `config.addr` (port 0 picks a free port).
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        let listener = TcpListener::bind(config.addr)
-            .await
-            .map_err(|source| StartError::Bind { addr: config.addr, source })?;
+        let listener =
+            TcpListener::bind(config.addr).await.map_err(|source| StartError::Bind { addr: config.addr, source })?;
         Self::build_with_listener(config, listener).await
     }
 

@@ -89,10 +89,7 @@ impl Config {
         }
         if let Some(secret) = get("NENE_JWT_SECRET") {
             if secret.len() < 32 {
-                return Err(ConfigError {
-                    name: "NENE_JWT_SECRET",
-                    reason: "must be at least 32 characters".into(),
-                });
+                return Err(ConfigError { name: "NENE_JWT_SECRET", reason: "must be at least 32 characters".into() });
             }
             config.jwt_secret = Some(secret.to_owned());
         }
@@ -134,10 +131,7 @@ fn parse_database_url(url: &str, data_dir: &std::path::Path) -> Result<DatabaseC
         }
         Ok(DatabaseConfig::Sqlite { path: PathBuf::from(path) })
     } else {
-        Err(ConfigError {
-            name: "DATABASE_URL",
-            reason: "must start with postgres:// or sqlite:".into(),
-        })
+        Err(ConfigError { name: "DATABASE_URL", reason: "must start with postgres:// or sqlite:".into() })
     }
 }
 

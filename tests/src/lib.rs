@@ -55,19 +55,16 @@ pub struct TestDatabase {
 }
 
 pub fn postgres_admin_url() -> String {
-    std::env::var("NENE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("NENE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 impl TestDatabase {
     pub async fn create(backend: Backend) -> TestDatabase {
         let dir = tempfile::tempdir().expect("temp dir");
         match backend {
-            Backend::Sqlite => TestDatabase {
-                config: DatabaseConfig::Sqlite { path: dir.path().join("nene.db") },
-                dir,
-                pg: None,
-            },
+            Backend::Sqlite => {
+                TestDatabase { config: DatabaseConfig::Sqlite { path: dir.path().join("nene.db") }, dir, pg: None }
+            }
             Backend::Postgres => {
                 let admin = postgres_admin_url();
                 let name = format!("nene_test_{}", uuid::Uuid::new_v4().simple());
@@ -190,7 +187,8 @@ impl TestServer {
         let resp = req.send().await.expect("request sent");
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
-        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let json =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         (status, json)
     }
 

@@ -54,7 +54,8 @@ async fn sign_up_sign_in_refresh_reuse_and_logout(backend: Backend) {
     let device = Session::from_pair(&body);
 
     // Logout kills the access token at once and the family's refresh token.
-    let (status, _) = s.post("/api/v1/auth/logout", Some(&device.access), &json!({"refresh_token": device.refresh})).await;
+    let (status, _) =
+        s.post("/api/v1/auth/logout", Some(&device.access), &json!({"refresh_token": device.refresh})).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = s.get("/api/v1/me", Some(&device.access)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -76,14 +77,22 @@ async fn duplicate_email_or_nickname_is_a_conflict(backend: Backend) {
     s.signup("lee@example.com", "Reader").await;
 
     let (status, body) = s
-        .post("/api/v1/auth/signup", None, &json!({"email": " LEE@example.com", "password": PASSWORD, "nickname": "other"}))
+        .post(
+            "/api/v1/auth/signup",
+            None,
+            &json!({"email": " LEE@example.com", "password": PASSWORD, "nickname": "other"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(code(&body), "EMAIL_TAKEN");
     assert_eq!(body["fields"]["email"], "TAKEN");
 
     let (status, body) = s
-        .post("/api/v1/auth/signup", None, &json!({"email": "park@example.com", "password": PASSWORD, "nickname": "reader"}))
+        .post(
+            "/api/v1/auth/signup",
+            None,
+            &json!({"email": "park@example.com", "password": PASSWORD, "nickname": "reader"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(code(&body), "NICKNAME_TAKEN");
@@ -111,12 +120,14 @@ async fn bad_input_is_refused_and_writes_nothing(backend: Backend) {
     let resp = s.http.post(&signup).header("content-type", "text/plain").body("hello").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 
-    let (status, body) = s.post("/api/v1/auth/signup", None, &json!({"email": "a@example.com", "nickname": "abc"})).await;
+    let (status, body) =
+        s.post("/api/v1/auth/signup", None, &json!({"email": "a@example.com", "nickname": "abc"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(code(&body), "VALIDATION_FAILED");
     assert_eq!(body["fields"]["password"], "REQUIRED");
 
-    let (status, body) = s.post("/api/v1/auth/signup", None, &json!({"email": 5, "password": PASSWORD, "nickname": "abc"})).await;
+    let (status, body) =
+        s.post("/api/v1/auth/signup", None, &json!({"email": 5, "password": PASSWORD, "nickname": "abc"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["fields"]["email"], "INVALID_TYPE");
 
@@ -130,7 +141,11 @@ async fn bad_input_is_refused_and_writes_nothing(backend: Backend) {
     assert_eq!(body["fields"]["nickname"], "TOO_SHORT");
 
     let (status, body) = s
-        .post("/api/v1/auth/signup", None, &json!({"email": "a@example.com", "password": "x".repeat(65), "nickname": "열세글자열세글자열세글자열"}))
+        .post(
+            "/api/v1/auth/signup",
+            None,
+            &json!({"email": "a@example.com", "password": "x".repeat(65), "nickname": "열세글자열세글자열세글자열"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["fields"]["password"], "TOO_LONG");
@@ -190,7 +205,8 @@ async fn profiles_can_be_changed_only_by_their_owner_or_an_admin(backend: Backen
     let kim = s.signup("kim@example.com", "kim").await;
     let lee = s.signup("lee@example.com", "lee").await;
 
-    let (status, body) = s.patch("/api/v1/me", Some(&kim.access), &json!({"bio": "매일 달려요", "nickname": "KimRuns"})).await;
+    let (status, body) =
+        s.patch("/api/v1/me", Some(&kim.access), &json!({"bio": "매일 달려요", "nickname": "KimRuns"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["bio"], "매일 달려요");
     assert_eq!(body["nickname"], "KimRuns");
@@ -202,7 +218,8 @@ async fn profiles_can_be_changed_only_by_their_owner_or_an_admin(backend: Backen
     assert!(body.get("email").is_none());
 
     // Lee cannot change Kim.
-    let (status, body) = s.patch(&format!("/api/v1/users/{}", kim.user_id), Some(&lee.access), &json!({"bio": "hacked"})).await;
+    let (status, body) =
+        s.patch(&format!("/api/v1/users/{}", kim.user_id), Some(&lee.access), &json!({"bio": "hacked"})).await;
     assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "FORBIDDEN"));
     let (_, body) = s.get(&format!("/api/v1/users/{}", kim.user_id), Some(&lee.access)).await;
     assert_eq!(body["bio"], "매일 달려요");
@@ -216,10 +233,12 @@ async fn profiles_can_be_changed_only_by_their_owner_or_an_admin(backend: Backen
 
     // An admin may moderate (the role arrives with the next sign-in).
     assert!(nene_server::accounts::grant_admin(&s.state.db, "lee@example.com").await.unwrap());
-    let (_, body) = s.post("/api/v1/auth/login", None, &json!({"email": "lee@example.com", "password": PASSWORD})).await;
+    let (_, body) =
+        s.post("/api/v1/auth/login", None, &json!({"email": "lee@example.com", "password": PASSWORD})).await;
     let admin = Session::from_pair(&body);
     assert_eq!(body["user"]["role"], "ADMIN");
-    let (status, body) = s.patch(&format!("/api/v1/users/{}", kim.user_id), Some(&admin.access), &json!({"bio": ""})).await;
+    let (status, body) =
+        s.patch(&format!("/api/v1/users/{}", kim.user_id), Some(&admin.access), &json!({"bio": ""})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["bio"], "");
 

@@ -41,7 +41,11 @@ async fn failures_from_one_address_lock_that_address(backend: Backend) {
     s.signup("someone@example.com", "someone").await;
     for i in 0..5 {
         let (status, _) = s
-            .post("/api/v1/auth/login", None, &json!({"email": format!("guess{i}@example.com"), "password": "whatever1"}))
+            .post(
+                "/api/v1/auth/login",
+                None,
+                &json!({"email": format!("guess{i}@example.com"), "password": "whatever1"}),
+            )
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }

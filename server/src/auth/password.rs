@@ -1,9 +1,9 @@
 //! Password hashing with argon2id (the crate's defaults follow OWASP's minimum: 19 MiB, 2 passes). Hashing is
 //! CPU-bound for tens of milliseconds, so it runs on the blocking pool, never on the async workers.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {

@@ -2,9 +2,9 @@
 //! SameSite=Strict cookie scoped to these routes, so scripts on the page can never read it.
 
 use axum::Json;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::extract::State;
 use nene_shared::ErrorBody;
 use nene_shared::auth::{LoginRequest, LogoutRequest, RefreshRequest, SignupRequest, TokenPair};
 use utoipa_axum::router::OpenApiRouter;
@@ -20,11 +20,7 @@ pub const REFRESH_COOKIE: &str = "nene_refresh";
 const COOKIE_PATH: &str = "/api/v1/auth";
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(signup))
-        .routes(routes!(login))
-        .routes(routes!(refresh))
-        .routes(routes!(logout))
+    OpenApiRouter::new().routes(routes!(signup)).routes(routes!(login)).routes(routes!(refresh)).routes(routes!(logout))
 }
 
 fn with_cookie(status: StatusCode, pair: TokenPair, max_age_secs: u64) -> Response {
@@ -79,9 +75,11 @@ async fn refresh(
     headers: HeaderMap,
     body: OptionalJson<RefreshRequest>,
 ) -> ApiResult<Response> {
-    let token = body.into_inner().refresh_token.or_else(|| refresh_cookie(&headers)).ok_or_else(|| {
-        ApiError::unauthenticated(ErrorCode::RefreshTokenInvalid, "Please sign in again.")
-    })?;
+    let token = body
+        .into_inner()
+        .refresh_token
+        .or_else(|| refresh_cookie(&headers))
+        .ok_or_else(|| ApiError::unauthenticated(ErrorCode::RefreshTokenInvalid, "Please sign in again."))?;
     let pair = accounts::refresh(&state, &token).await?;
     Ok(with_cookie(StatusCode::OK, pair, state.config.refresh_token_ttl.as_secs()))
 }

@@ -60,7 +60,11 @@ fn body_rejection(e: axum::extract::rejection::BytesRejection) -> ApiError {
     }
 }
 
-fn parse_json<T: DeserializeOwned + Default>(headers: &HeaderMap, bytes: &[u8], allow_empty: bool) -> Result<T, ApiError> {
+fn parse_json<T: DeserializeOwned + Default>(
+    headers: &HeaderMap,
+    bytes: &[u8],
+    allow_empty: bool,
+) -> Result<T, ApiError> {
     if allow_empty && bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -68,14 +72,13 @@ fn parse_json<T: DeserializeOwned + Default>(headers: &HeaderMap, bytes: &[u8], 
 }
 
 fn parse_json_strict<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T, ApiError> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| {
-            let mime = mime.trim();
-            mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
-        });
+    let is_json =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).is_some_and(
+            |mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
+            },
+        );
     if !is_json {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -133,11 +136,16 @@ impl FromRequestParts<AppState> for AuthUser {
             TokenError::Expired => {
                 ApiError::unauthenticated(ErrorCode::TokenExpired, "Your sign-in has expired. Please refresh it.")
             }
-            TokenError::Invalid => ApiError::unauthenticated(ErrorCode::TokenInvalid, "The sign-in token is not valid."),
+            TokenError::Invalid => {
+                ApiError::unauthenticated(ErrorCode::TokenInvalid, "The sign-in token is not valid.")
+            }
         })?;
         let mut tx = state.db.begin_read().await?;
         if store::tokens::is_access_revoked(&mut tx, claims.jti).await? {
-            return Err(ApiError::unauthenticated(ErrorCode::TokenRevoked, "You have signed out. Please sign in again."));
+            return Err(ApiError::unauthenticated(
+                ErrorCode::TokenRevoked,
+                "You have signed out. Please sign in again.",
+            ));
         }
         Ok(AuthUser(claims))
     }

@@ -73,7 +73,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone, Debug)]
 pub enum Db {
     /// One writer connection (SQLite allows one writer at a time anyway) and a pool of readers.
-    Sqlite { write: SqlitePool, read: SqlitePool },
+    Sqlite {
+        write: SqlitePool,
+        read: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -125,10 +128,7 @@ impl Db {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&write).await?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(2))
-            .connect_with(options)
-            .await?;
+        let read = SqlitePoolOptions::new().max_connections(max_connections.max(2)).connect_with(options).await?;
         Ok(Db::Sqlite { write, read })
     }
 
