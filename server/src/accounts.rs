@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::auth::password;
 use crate::auth::tokens::{self, AccessClaims};
 use crate::error::{ApiError, ApiResult};
+use crate::ledger;
 use crate::store::tokens::NewRefresh;
 use crate::store::users::{NewUser, ProfileChange, UserRow};
 use crate::store::{self, Db, Tx, from_millis};
@@ -102,6 +103,7 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> ApiResult<TokenPair
         now_ms: now.timestamp_millis(),
     };
     store::users::insert(&mut tx, &new).await.map_err(map_unique)?;
+    ledger::open_wallet(&mut tx, UserId::from_uuid(id), now.timestamp_millis()).await?;
     let user = store::users::find_by_id(&mut tx, id).await?.ok_or_else(|| ApiError::internal(&"user vanished"))?;
     let pair = issue_pair(state, &mut tx, &user, Uuid::now_v7()).await?;
     tx.commit().await.map_err(map_unique)?;

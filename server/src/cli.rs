@@ -1,11 +1,13 @@
 //! The command line: `nene-server` serves; `nene-server admin grant <email>` makes an admin. Every command reads
 //! the same configuration as the server.
 
+use std::io::Write;
+
 use clap::{Parser, Subcommand};
 
 use crate::app::{self, Application};
 use crate::config::Config;
-use crate::{accounts, telemetry};
+use crate::{accounts, ledger, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(name = "nene-server", version, about = "NeNe Challenge server")]
@@ -26,6 +28,17 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The points ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Check every ledger invariant: one line each; exit 0 when all hold, 1 when one fails.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,6 +61,7 @@ pub async fn run(cli: Cli) -> i32 {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Admin { command: AdminCommand::Grant { email } } => grant(config, &email).await,
+        Command::Ledger { command: LedgerCommand::Check } => ledger_check(config).await,
     }
 }
 
@@ -87,6 +101,32 @@ async fn grant(config: Config, email: &str) -> i32 {
         Ok(false) => {
             eprintln!("nene-server: no account with email {email}");
             1
+        }
+        Err(e) => {
+            eprintln!("nene-server: {e}");
+            1
+        }
+    }
+}
+
+async fn ledger_check(config: Config) -> i32 {
+    let state = match app::build_state(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("nene-server: {e}");
+            return 1;
+        }
+    };
+    let report = ledger::check::run(&state.db).await;
+    state.db.close().await;
+    match report {
+        Ok(report) => {
+            // This command's output is its product, so it is printed, not logged.
+            let mut out = std::io::stdout().lock();
+            for c in &report.checks {
+                let _ = writeln!(out, "{} {} ({})", if c.ok { "ok  " } else { "FAIL" }, c.name, c.detail);
+            }
+            if report.ok { 0 } else { 1 }
         }
         Err(e) => {
             eprintln!("nene-server: {e}");

@@ -7,6 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use nene_shared::{ErrorBody, ErrorCode, FieldCode};
 
+use crate::ledger::LedgerError;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -79,6 +80,29 @@ impl std::fmt::Display for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         ApiError::internal(&e)
+    }
+}
+
+impl From<LedgerError> for ApiError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::InsufficientPoints { available, needed } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InsufficientPoints,
+                format!("Not enough points: {} needed, {} available.", needed.display(), available.display()),
+            ),
+            LedgerError::WalletLimit { max } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::WalletLimitExceeded,
+                format!("A wallet can hold at most {}.", max.display()),
+            ),
+            LedgerError::RefundExceedsUnspent { remaining } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::RefundExceedsUnspent,
+                format!("Only {} of this charge is unspent.", remaining.display()),
+            ),
+            other => ApiError::internal(&other),
+        }
     }
 }
 

@@ -12,8 +12,10 @@ pub mod config;
 pub mod dev;
 pub mod error;
 pub mod http;
+pub mod ledger;
 pub mod store;
 pub mod telemetry;
+pub mod wallet;
 
 pub use app::{AppState, Application};
 pub use config::Config;

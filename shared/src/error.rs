@@ -37,17 +37,30 @@ pub enum ErrorCode {
     NotFound,
     // 405
     MethodNotAllowed,
+    PaymentsDisabled,
     // 409
     EmailTaken,
     NicknameTaken,
+    IdempotencyRequestInProgress,
+    OrderNotConfirmable,
+    OrderNotRefundable,
     // 413
     PayloadTooLarge,
     // 415
     UnsupportedMediaType,
     // 422
     IdempotencyKeyReused,
+    AmountMismatch,
+    InsufficientPoints,
+    WalletLimitExceeded,
+    RefundExceedsUnspent,
+    PaymentFailed,
+    // 502
+    PaymentProviderError,
     // 429
     TooManyRequests,
+    // 400 (amounts)
+    AmountOutOfRange,
     // 500 / 503
     Internal,
     Unavailable,
@@ -72,12 +85,23 @@ impl ErrorCode {
             Self::Forbidden => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::PaymentsDisabled => "PAYMENTS_DISABLED",
             Self::EmailTaken => "EMAIL_TAKEN",
             Self::NicknameTaken => "NICKNAME_TAKEN",
+            Self::IdempotencyRequestInProgress => "IDEMPOTENCY_REQUEST_IN_PROGRESS",
+            Self::OrderNotConfirmable => "ORDER_NOT_CONFIRMABLE",
+            Self::OrderNotRefundable => "ORDER_NOT_REFUNDABLE",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            Self::AmountMismatch => "AMOUNT_MISMATCH",
+            Self::InsufficientPoints => "INSUFFICIENT_POINTS",
+            Self::WalletLimitExceeded => "WALLET_LIMIT_EXCEEDED",
+            Self::RefundExceedsUnspent => "REFUND_EXCEEDS_UNSPENT",
+            Self::PaymentFailed => "PAYMENT_FAILED",
+            Self::PaymentProviderError => "PAYMENT_PROVIDER_ERROR",
             Self::TooManyRequests => "TOO_MANY_REQUESTS",
+            Self::AmountOutOfRange => "AMOUNT_OUT_OF_RANGE",
             Self::Internal => "INTERNAL",
             Self::Unavailable => "UNAVAILABLE",
             Self::Unknown => "UNKNOWN",

@@ -8,8 +8,11 @@ pub mod auth;
 pub mod dev;
 pub mod error;
 pub mod ids;
+pub mod ledger;
 pub mod money;
 pub mod ops;
+pub mod page;
+pub mod payments;
 pub mod users;
 pub mod validate;
 

@@ -257,3 +257,53 @@ impl Session {
 pub fn code(body: &Value) -> &str {
     body["code"].as_str().unwrap_or("<no code>")
 }
+
+/// A user made straight in the database (no password hashing), with an open wallet: for tests that exercise the
+/// ledger and need many users quickly.
+pub async fn direct_user(db: &nene_server::store::Db, nickname: &str) -> nene_shared::UserId {
+    let id = uuid::Uuid::now_v7();
+    let now = chrono::Utc::now().timestamp_millis();
+    let email = format!("{}@direct.test", id.simple());
+    let mut tx = db.begin_write().await.expect("write");
+    let new = nene_server::store::users::NewUser {
+        id,
+        email: &email,
+        nickname,
+        nickname_key: &nickname.to_lowercase(),
+        password_hash: "unusable",
+        now_ms: now,
+    };
+    nene_server::store::users::insert(&mut tx, &new).await.expect("user");
+    let user = nene_shared::UserId::from_uuid(id);
+    nene_server::ledger::open_wallet(&mut tx, user, now).await.expect("wallet");
+    tx.commit().await.expect("commit");
+    user
+}
+
+/// Puts charged points into a wallet, as the payment flow's credit does.
+pub async fn credit_charge(db: &nene_server::store::Db, user: nene_shared::UserId, amount: i64, order_id: &str) {
+    use nene_server::ledger::{self, AccountId};
+    use nene_shared::ledger::{LotSource, TransferKind};
+    let mut tx = db.begin_write().await.expect("write");
+    ledger::credit_lot(
+        &mut tx,
+        &format!("charge:{order_id}"),
+        TransferKind::Charge,
+        &AccountId::payments_toss(),
+        user,
+        nene_shared::Points::new(amount),
+        LotSource::Charge,
+        Some(order_id),
+        order_id,
+        chrono::Utc::now().timestamp_millis(),
+    )
+    .await
+    .expect("credit");
+    tx.commit().await.expect("commit");
+}
+
+/// Asserts that every ledger invariant holds.
+pub async fn assert_ledger_ok(db: &nene_server::store::Db) {
+    let report = nene_server::ledger::check::run(db).await.expect("ledger check runs");
+    assert!(report.ok, "ledger invariants broken: {report:#?}");
+}

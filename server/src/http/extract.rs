@@ -184,3 +184,18 @@ where
             .map_err(|_| ApiError::not_found("Nothing exists at this address."))
     }
 }
+
+/// A signed-in caller with the ADMIN role; others get 403.
+pub struct AdminUser(pub AccessClaims);
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let AuthUser(claims) = AuthUser::from_request_parts(parts, state).await?;
+        if claims.role != nene_shared::users::Role::Admin.as_str() {
+            return Err(ApiError::forbidden("This is for administrators."));
+        }
+        Ok(AdminUser(claims))
+    }
+}

@@ -1,11 +1,13 @@
 //! The HTTP surface: one module per area, each returning its routes; errors in one shape; request ids, traces and
 //! metrics on every request; the OpenAPI document generated from the handlers themselves.
 
+pub mod admin;
 pub mod auth;
 pub mod dev;
 pub mod extract;
 pub mod ops;
 pub mod users;
+pub mod wallet;
 
 use std::sync::Arc;
 
@@ -63,7 +65,11 @@ const JSON_BODY_LIMIT: usize = 256 * 1024;
 
 /// Builds the whole application router for `state`.
 pub fn router(state: AppState) -> Router {
-    let api = OpenApiRouter::new().merge(auth::router()).merge(users::router());
+    let api = OpenApiRouter::new()
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(wallet::router())
+        .merge(admin::router());
     let mut doc = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api).merge(ops::router());
     if state.config.dev {
         doc = doc.merge(dev::router());

@@ -1,0 +1,194 @@
+//! The ledger's rules against the real databases: concurrency, idempotency, FIFO lots, reversals, cash refunds,
+//! and random sequences of all of them.
+
+use futures::future::join_all;
+use nene_server::ledger::{self, AccountId, LedgerError};
+use nene_server::store::Db;
+use nene_shared::ledger::{LotSource, TransferKind};
+use nene_shared::{Points, UserId};
+use nene_tests::{Backend, TestDatabase, assert_ledger_ok, credit_charge, direct_user, on_both_databases};
+
+on_both_databases!(
+    two_hundred_concurrent_spends_from_five_thousand_exactly_fifty_succeed,
+    one_key_moves_money_once,
+    reversal_restores_the_very_lots_a_spend_consumed,
+    cash_refunds_only_from_unspent_charged_lots,
+);
+
+async fn db_for(backend: Backend) -> (TestDatabase, Db) {
+    let test_db = TestDatabase::create(backend).await;
+    let db = Db::connect(&test_db.config, 8).await.expect("database");
+    (test_db, db)
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+async fn open_escrow(db: &Db, id: uuid::Uuid) -> AccountId {
+    let account = AccountId::escrow_challenge(id);
+    let mut tx = db.begin_write().await.unwrap();
+    ledger::open_system_account(&mut tx, &account, now()).await.unwrap();
+    tx.commit().await.unwrap();
+    account
+}
+
+async fn spend(db: &Db, key: &str, user: UserId, to: &AccountId, amount: i64) -> Result<ledger::Applied, LedgerError> {
+    let mut tx = db.begin_write().await?;
+    let applied =
+        ledger::spend_fifo(&mut tx, key, TransferKind::Stake, user, to, Points::new(amount), "test", now()).await?;
+    tx.commit().await?;
+    Ok(applied)
+}
+
+async fn balance(db: &Db, user: UserId) -> (i64, i64) {
+    let mut tx = db.begin_read().await.unwrap();
+    let account = AccountId::wallet(user);
+    let b = nene_server::store::ledger::account(&mut tx, account.as_str()).await.unwrap().unwrap().balance;
+    let r = nene_server::store::ledger::refundable(&mut tx, account.as_str()).await.unwrap();
+    (b, r)
+}
+
+async fn two_hundred_concurrent_spends_from_five_thousand_exactly_fifty_succeed(backend: Backend) {
+    let (_guard, db) = db_for(backend).await;
+    let user = direct_user(&db, "spender").await;
+    credit_charge(&db, user, 5_000, "order-5000").await;
+    let escrow = open_escrow(&db, uuid::Uuid::now_v7()).await;
+
+    let attempts = (0..200).map(|i| {
+        let db = db.clone();
+        let escrow = escrow.clone();
+        tokio::spawn(async move { spend(&db, &format!("spend-{i}"), user, &escrow, 100).await })
+    });
+    let results: Vec<_> = join_all(attempts).await.into_iter().map(|r| r.expect("task")).collect();
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    let refused = results.iter().filter(|r| matches!(r, Err(LedgerError::InsufficientPoints { .. }))).count();
+    assert_eq!(ok, 50, "{:?}", results.iter().find(|r| r.is_err()));
+    assert_eq!(refused, 150);
+    assert_eq!(balance(&db, user).await, (0, 0));
+    assert_ledger_ok(&db).await;
+}
+
+async fn one_key_moves_money_once(backend: Backend) {
+    let (_guard, db) = db_for(backend).await;
+    let user = direct_user(&db, "clicker").await;
+    credit_charge(&db, user, 1_000, "order-1000").await;
+    let escrow = open_escrow(&db, uuid::Uuid::now_v7()).await;
+
+    let first = spend(&db, "stake-once", user, &escrow, 300).await.unwrap();
+    let again = spend(&db, "stake-once", user, &escrow, 300).await.unwrap();
+    assert!(!first.replayed);
+    assert!(again.replayed);
+    assert_eq!(again.transfer_id, first.transfer_id);
+    // Concurrent duplicates too.
+    let dupes = (0..10).map(|_| {
+        let (db, escrow) = (db.clone(), escrow.clone());
+        tokio::spawn(async move { spend(&db, "stake-twice", user, &escrow, 200).await })
+    });
+    let results: Vec<_> = join_all(dupes).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
+    assert_eq!(results.iter().filter(|a| !a.replayed).count(), 1);
+    assert_eq!(balance(&db, user).await.0, 500);
+
+    // The same key for a different movement is refused and moves nothing.
+    let conflict = spend(&db, "stake-once", user, &escrow, 999).await;
+    assert!(matches!(conflict, Err(LedgerError::KeyConflict(_))), "{conflict:?}");
+    assert_eq!(balance(&db, user).await.0, 500);
+    assert_ledger_ok(&db).await;
+}
+
+async fn reversal_restores_the_very_lots_a_spend_consumed(backend: Backend) {
+    let (_guard, db) = db_for(backend).await;
+    let user = direct_user(&db, "reverser").await;
+    credit_charge(&db, user, 1_000, "order-a").await;
+    let mut tx = db.begin_write().await.unwrap();
+    ledger::credit_lot(
+        &mut tx,
+        "reward-1",
+        TransferKind::Payout,
+        &AccountId::platform_reserve(),
+        user,
+        Points::new(500),
+        LotSource::Reward,
+        None,
+        "prize",
+        now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    credit_charge(&db, user, 1_000, "order-b").await;
+    assert_eq!(balance(&db, user).await, (2_500, 2_000));
+
+    let escrow = open_escrow(&db, uuid::Uuid::now_v7()).await;
+    // FIFO: all of order-a, then 200 of the reward; order-b untouched.
+    spend(&db, "stake-1", user, &escrow, 1_200).await.unwrap();
+    assert_eq!(balance(&db, user).await, (1_300, 1_000));
+
+    let mut tx = db.begin_write().await.unwrap();
+    let back =
+        ledger::reverse_spend(&mut tx, "refund-1", TransferKind::StakeRefund, "stake-1", "left", now()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(!back.replayed);
+    // Exactly the same lots came back, so the charged part is refundable as cash again.
+    assert_eq!(balance(&db, user).await, (2_500, 2_000));
+
+    let mut tx = db.begin_write().await.unwrap();
+    let replay =
+        ledger::reverse_spend(&mut tx, "refund-1", TransferKind::StakeRefund, "stake-1", "left", now()).await.unwrap();
+    assert!(replay.replayed);
+    let twice = ledger::reverse_spend(&mut tx, "refund-2", TransferKind::StakeRefund, "stake-1", "left", now()).await;
+    assert!(matches!(twice, Err(LedgerError::AlreadyReversed(_))), "{twice:?}");
+    drop(tx);
+    assert_eq!(balance(&db, user).await, (2_500, 2_000));
+    assert_ledger_ok(&db).await;
+}
+
+async fn cash_refunds_only_from_unspent_charged_lots(backend: Backend) {
+    let (_guard, db) = db_for(backend).await;
+    let user = direct_user(&db, "refunder").await;
+    credit_charge(&db, user, 10_000, "order-r").await;
+    let escrow = open_escrow(&db, uuid::Uuid::now_v7()).await;
+    spend(&db, "stake-r", user, &escrow, 4_000).await.unwrap();
+
+    let mut tx = db.begin_read().await.unwrap();
+    let lot = nene_server::store::ledger::lot_of_order(&mut tx, "order-r").await.unwrap().unwrap();
+    drop(tx);
+    assert_eq!(lot.remaining, 6_000);
+
+    let mut tx = db.begin_write().await.unwrap();
+    let too_much = ledger::refund_lot(&mut tx, "cash-1", user, lot.id, Points::new(6_001), "order-r", now()).await;
+    assert!(matches!(too_much, Err(LedgerError::RefundExceedsUnspent { remaining }) if remaining.get() == 6_000));
+    drop(tx);
+
+    let mut tx = db.begin_write().await.unwrap();
+    ledger::refund_lot(&mut tx, "cash-1", user, lot.id, Points::new(6_000), "order-r", now()).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(balance(&db, user).await, (0, 0));
+
+    // A reward lot is never cash.
+    let mut tx = db.begin_write().await.unwrap();
+    ledger::credit_lot(
+        &mut tx,
+        "reward-r",
+        TransferKind::Payout,
+        &AccountId::platform_reserve(),
+        user,
+        Points::new(700),
+        LotSource::Reward,
+        None,
+        "prize",
+        now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = db.begin_read().await.unwrap();
+    let reward_lot: i64 = nene_server::on_conn!(&mut tx, c => sqlx::query_scalar::<_, i64>(
+        "SELECT id FROM ledger_lots WHERE source = 'REWARD'").fetch_one(&mut *c).await.unwrap());
+    drop(tx);
+    let mut tx = db.begin_write().await.unwrap();
+    let refused = ledger::refund_lot(&mut tx, "cash-2", user, reward_lot, Points::new(100), "x", now()).await;
+    assert!(matches!(refused, Err(LedgerError::LotNotRefundable(_))), "{refused:?}");
+    drop(tx);
+    assert_ledger_ok(&db).await;
+}
