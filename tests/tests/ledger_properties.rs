@@ -29,12 +29,15 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// A spend as the model remembers it: key, user, [(lot, taken)], reversed yet.
+type ModelSpend = (String, usize, Vec<(i64, i64)>, bool);
+
 /// The model: each user's lots in FIFO order as (source, remaining), and each spend's consumption.
 #[derive(Default)]
 struct Model {
     lots: HashMap<usize, Vec<(i64, bool, i64)>>, // user -> [(lot id, is_charge, remaining)]
-    spends: Vec<(String, usize, Vec<(i64, i64)>, bool)>, // key, user, [(lot, taken)], reversed
-    charges: Vec<(String, usize, i64)>,          // order id, user, lot id
+    spends: Vec<ModelSpend>,
+    charges: Vec<(String, usize, i64)>, // order id, user, lot id
 }
 
 impl Model {
