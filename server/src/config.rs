@@ -37,6 +37,28 @@ pub struct Config {
     pub login_failures_per_ip: u32,
     pub login_failure_window: Duration,
     pub db_max_connections: u32,
+    /// TossPayments. Outside dev mode, payments are off unless the secret key is set.
+    pub toss: TossConfig,
+    /// Background workers (outbox, reconciler). Tests switch them off to step them by hand.
+    pub run_workers: bool,
+    /// Payment requests one user may make per minute.
+    pub payment_requests_per_minute: u32,
+}
+
+/// Where and how to reach TossPayments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TossConfig {
+    /// `None`: the real API (`https://api.tosspayments.com`), or the sandbox in dev mode.
+    pub base_url: Option<String>,
+    pub secret_key: Option<String>,
+    pub client_key: Option<String>,
+    pub timeout: Duration,
+}
+
+impl Default for TossConfig {
+    fn default() -> Self {
+        TossConfig { base_url: None, secret_key: None, client_key: None, timeout: Duration::from_secs(30) }
+    }
 }
 
 /// A setting that cannot be used, named so the operator can fix it.
@@ -64,6 +86,9 @@ impl Config {
             login_failures_per_ip: 50,
             login_failure_window: Duration::from_secs(15 * 60),
             db_max_connections: 16,
+            toss: TossConfig::default(),
+            run_workers: true,
+            payment_requests_per_minute: 30,
         }
     }
 
@@ -117,7 +142,41 @@ impl Config {
         if let Some(n) = get("NENE_DB_MAX_CONNECTIONS") {
             config.db_max_connections = parse_positive("NENE_DB_MAX_CONNECTIONS", n)?;
         }
+        if let Some(url) = get("NENE_TOSS_BASE_URL") {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError { name: "NENE_TOSS_BASE_URL", reason: format!("`{url}` is not an http(s) URL") });
+            }
+            config.toss.base_url = Some(url.trim_end_matches('/').to_owned());
+        }
+        config.toss.secret_key = get("NENE_TOSS_SECRET_KEY").map(str::to_owned);
+        config.toss.client_key = get("NENE_TOSS_CLIENT_KEY").map(str::to_owned);
+        if let Some(secs) = get("NENE_TOSS_TIMEOUT_SECS") {
+            config.toss.timeout = Duration::from_secs(u64::from(parse_positive("NENE_TOSS_TIMEOUT_SECS", secs)?));
+        }
+        if config.toss.secret_key.is_some() != config.toss.client_key.is_some() {
+            return Err(ConfigError {
+                name: "NENE_TOSS_CLIENT_KEY",
+                reason: "NENE_TOSS_SECRET_KEY and NENE_TOSS_CLIENT_KEY are set together or not at all".into(),
+            });
+        }
+        if let Some(n) = get("NENE_PAYMENT_REQUESTS_PER_MINUTE") {
+            config.payment_requests_per_minute = parse_positive("NENE_PAYMENT_REQUESTS_PER_MINUTE", n)?;
+        }
+        config.validate()?;
         Ok(config)
+    }
+
+    /// Checks that hold however the config was made (environment or code).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        // Dev mode plays with money freely (sandboxes, a movable clock); it must never hold keys that move real money.
+        let live = |k: &Option<String>| k.as_deref().is_some_and(|k| k.starts_with("live_"));
+        if self.dev && (live(&self.toss.secret_key) || live(&self.toss.client_key)) {
+            return Err(ConfigError {
+                name: "NENE_TOSS_SECRET_KEY",
+                reason: "dev mode refuses live TossPayments keys; use test keys or no keys".into(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -184,6 +243,11 @@ mod tests {
         assert_eq!(e.name, "NENE_JWT_SECRET");
         let e = Config::from_vars(&vars(&[("NENE_LOGIN_FAILURES_PER_IP", "0")])).unwrap_err();
         assert_eq!(e.name, "NENE_LOGIN_FAILURES_PER_IP");
+        let e = Config::from_vars(&vars(&[("NENE_DEV", "1"), ("NENE_TOSS_SECRET_KEY", "live_sk_x"), ("NENE_TOSS_CLIENT_KEY", "live_ck_x")]))
+            .unwrap_err();
+        assert_eq!(e.name, "NENE_TOSS_SECRET_KEY");
+        let e = Config::from_vars(&vars(&[("NENE_TOSS_SECRET_KEY", "test_sk_x")])).unwrap_err();
+        assert_eq!(e.name, "NENE_TOSS_CLIENT_KEY");
         let e = Config::from_vars(&vars(&[("NENE_DEV", "maybe")])).unwrap_err();
         assert!(e.to_string().starts_with("invalid setting NENE_DEV"));
     }

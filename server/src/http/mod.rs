@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod dev;
 pub mod extract;
+pub mod idempotency;
 pub mod ops;
 pub mod users;
 pub mod wallet;

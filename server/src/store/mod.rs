@@ -9,8 +9,11 @@
 //! On SQLite every write transaction starts with `BEGIN IMMEDIATE` on a single writer connection, so writers queue
 //! in the pool instead of failing with `SQLITE_BUSY` when a deferred transaction tries to upgrade.
 
+pub mod idempotency;
 pub mod ledger;
 pub mod login_failures;
+pub mod outbox;
+pub mod payments;
 pub mod settings;
 pub mod tokens;
 pub mod users;
