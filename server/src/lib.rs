@@ -12,6 +12,8 @@ pub mod config;
 pub mod dev;
 pub mod error;
 pub mod http;
+pub mod integrations;
+pub mod sandbox;
 pub mod store;
 pub mod telemetry;
 
