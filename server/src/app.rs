@@ -6,15 +6,25 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::num::NonZeroU32;
+
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::secret;
 use crate::auth::tokens::JwtKeys;
 use crate::clock::DomainClock;
 use crate::config::{Config, DatabaseConfig};
+use crate::integrations::toss::TossClient;
+use crate::payments::Payments;
+use crate::sandbox::toss::TossSandbox;
 use crate::store::{self, Db, StoreError};
-use crate::{dev, http, telemetry};
+use crate::{dev, http, jobs, telemetry};
+
+/// Per-user limit on payment requests.
+pub type PaymentLimiter = governor::DefaultKeyedRateLimiter<uuid::Uuid>;
 
 /// What every request handler can reach.
 #[derive(Clone)]
@@ -24,6 +34,15 @@ pub struct AppState {
     pub clock: DomainClock,
     pub jwt: Arc<JwtKeys>,
     pub metrics: PrometheusHandle,
+    /// TossPayments, when payments are switched on.
+    pub payments: Option<Arc<Payments>>,
+    /// Dev mode: the TossPayments sandbox served under `/dev/toss`.
+    pub toss_sandbox: Option<TossSandbox>,
+    /// Nudges the background workers when a commit queued work for them.
+    pub wake: Arc<Notify>,
+    /// Server-side secret for derived identifiers (Toss customer keys).
+    pub secret_salt: Arc<str>,
+    pub payment_limiter: Arc<PaymentLimiter>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +55,10 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("could not prepare dev mode: {0}")]
     Dev(String),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("could not set up TossPayments: {0}")]
+    Toss(#[from] crate::integrations::toss::TossError),
 }
 
 pub struct Application {
@@ -52,7 +75,8 @@ impl Application {
     }
 
     pub async fn build_with_listener(config: Config, listener: TcpListener) -> Result<Self, StartError> {
-        let state = build_state(config).await?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.addr, source })?;
+        let state = build_state(config, Some(addr)).await?;
         if state.config.dev {
             dev::seed(&state).await.map_err(|e| StartError::Dev(e.to_string()))?;
         }
@@ -71,19 +95,32 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let Application { listener, state } = self;
         let db = state.db.clone();
+        let stop = CancellationToken::new();
+        let workers = if state.config.run_workers { jobs::spawn_all(&state, &stop) } else { Vec::new() };
         let app = http::router(state);
         tracing::info!(addr = %listener.local_addr()?, "serving");
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let stop_all = stop.clone();
+        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                stop_all.cancel();
+            })
+            .await;
+        stop.cancel();
+        for worker in workers {
+            let _ = worker.await;
+        }
+        served?;
         db.close().await;
         tracing::info!("stopped");
         Ok(())
     }
 }
 
-/// Opens the database and assembles the shared state (also used by the command-line tools).
-pub async fn build_state(config: Config) -> Result<AppState, StartError> {
+/// Opens the database and assembles the shared state (also used by the command-line tools, which pass no
+/// address: they serve nothing).
+pub async fn build_state(config: Config, addr: Option<SocketAddr>) -> Result<AppState, StartError> {
+    config.validate()?;
     let db = Db::connect(&config.database, config.db_max_connections).await?;
     let secret = match &config.jwt_secret {
         Some(s) => s.clone(),
@@ -101,13 +138,58 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
         DatabaseConfig::Sqlite { path } => tracing::info!(path = %path.display(), "database: SQLite"),
         DatabaseConfig::Postgres { .. } => tracing::info!("database: PostgreSQL"),
     }
+    let (payments, toss_sandbox) = payments_from(&config, addr)?;
+    let per_minute = NonZeroU32::new(config.payment_requests_per_minute).unwrap_or(NonZeroU32::MIN);
     Ok(AppState {
         db,
         jwt: Arc::new(JwtKeys::new(&secret)),
+        secret_salt: Arc::from(secret.as_str()),
         config: Arc::new(config),
         clock: DomainClock::with_offset_ms(offset_ms),
         metrics: telemetry::metrics_handle(),
+        payments: payments.map(Arc::new),
+        toss_sandbox,
+        wake: Arc::new(Notify::new()),
+        payment_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute))),
     })
+}
+
+/// The live TossPayments API.
+const TOSS_API: &str = "https://api.tosspayments.com";
+const SANDBOX_SECRET_KEY: &str = "test_sk_nene_sandbox";
+const SANDBOX_CLIENT_KEY: &str = "test_ck_nene_sandbox";
+
+/// Payments are on when keys are configured, and in dev mode against the built-in sandbox (unless a Toss base URL
+/// or keys are given explicitly, which win). Otherwise they are off, said once at start.
+fn payments_from(
+    config: &Config,
+    addr: Option<SocketAddr>,
+) -> Result<(Option<Payments>, Option<TossSandbox>), StartError> {
+    let toss = &config.toss;
+    if let (Some(secret), Some(client_key)) = (&toss.secret_key, &toss.client_key) {
+        let base = toss.base_url.clone().unwrap_or_else(|| TOSS_API.to_owned());
+        let client = TossClient::new(&base, secret, toss.timeout)?;
+        tracing::info!(base = %base, "payments: TossPayments");
+        return Ok((Some(Payments { toss: client, client_key: client_key.clone(), checkout_url: None }), None));
+    }
+    if config.dev
+        && let Some(addr) = addr
+    {
+        let sandbox = TossSandbox::new(SANDBOX_SECRET_KEY);
+        let base = toss.base_url.clone().unwrap_or_else(|| format!("http://{addr}/dev/toss"));
+        let client = TossClient::new(&base, SANDBOX_SECRET_KEY, toss.timeout)?;
+        tracing::info!(base = %base, "payments: dev sandbox of TossPayments");
+        let payments = Payments {
+            toss: client,
+            client_key: SANDBOX_CLIENT_KEY.to_owned(),
+            checkout_url: Some("/dev/toss/sandbox/pay".to_owned()),
+        };
+        return Ok((Some(payments), Some(sandbox)));
+    }
+    if addr.is_some() {
+        tracing::info!("payments: off (set NENE_TOSS_SECRET_KEY and NENE_TOSS_CLIENT_KEY to switch them on)");
+    }
+    Ok((None, None))
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -57,6 +57,10 @@ pub async fn run(cli: Cli) -> i32 {
         }
     };
     config.dev |= cli.dev;
+    if let Err(e) = config.validate() {
+        eprintln!("nene-server: {e}");
+        return 2;
+    }
     telemetry::init_tracing(config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
@@ -84,7 +88,7 @@ async fn serve(config: Config) -> i32 {
 }
 
 async fn grant(config: Config, email: &str) -> i32 {
-    let state = match app::build_state(config).await {
+    let state = match app::build_state(config, None).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("nene-server: {e}");
@@ -110,7 +114,7 @@ async fn grant(config: Config, email: &str) -> i32 {
 }
 
 async fn ledger_check(config: Config) -> i32 {
-    let state = match app::build_state(config).await {
+    let state = match app::build_state(config, None).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("nene-server: {e}");

@@ -144,7 +144,10 @@ impl Config {
         }
         if let Some(url) = get("NENE_TOSS_BASE_URL") {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ConfigError { name: "NENE_TOSS_BASE_URL", reason: format!("`{url}` is not an http(s) URL") });
+                return Err(ConfigError {
+                    name: "NENE_TOSS_BASE_URL",
+                    reason: format!("`{url}` is not an http(s) URL"),
+                });
             }
             config.toss.base_url = Some(url.trim_end_matches('/').to_owned());
         }
@@ -243,8 +246,12 @@ mod tests {
         assert_eq!(e.name, "NENE_JWT_SECRET");
         let e = Config::from_vars(&vars(&[("NENE_LOGIN_FAILURES_PER_IP", "0")])).unwrap_err();
         assert_eq!(e.name, "NENE_LOGIN_FAILURES_PER_IP");
-        let e = Config::from_vars(&vars(&[("NENE_DEV", "1"), ("NENE_TOSS_SECRET_KEY", "live_sk_x"), ("NENE_TOSS_CLIENT_KEY", "live_ck_x")]))
-            .unwrap_err();
+        let e = Config::from_vars(&vars(&[
+            ("NENE_DEV", "1"),
+            ("NENE_TOSS_SECRET_KEY", "live_sk_x"),
+            ("NENE_TOSS_CLIENT_KEY", "live_ck_x"),
+        ]))
+        .unwrap_err();
         assert_eq!(e.name, "NENE_TOSS_SECRET_KEY");
         let e = Config::from_vars(&vars(&[("NENE_TOSS_SECRET_KEY", "test_sk_x")])).unwrap_err();
         assert_eq!(e.name, "NENE_TOSS_CLIENT_KEY");

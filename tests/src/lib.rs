@@ -307,3 +307,68 @@ pub async fn assert_ledger_ok(db: &nene_server::store::Db) {
     let report = nene_server::ledger::check::run(db).await.expect("ledger check runs");
     assert!(report.ok, "ledger invariants broken: {report:#?}");
 }
+
+/// A server whose TossPayments client talks to a sandbox of Toss on its own loopback port.
+pub struct WithToss {
+    pub server: TestServer,
+    pub toss: nene_server::sandbox::toss::TossSandbox,
+}
+
+pub const TOSS_SECRET: &str = "test_sk_e2e_0123456789";
+
+impl WithToss {
+    /// Background workers are off unless `adjust` turns them on: tests step them by hand.
+    pub async fn start(backend: Backend, adjust: impl FnOnce(&mut Config)) -> WithToss {
+        let toss = nene_server::sandbox::toss::TossSandbox::new(TOSS_SECRET);
+        let (addr, _task) = toss.serve().await.expect("sandbox serves");
+        let server = TestServer::start_with(backend, |c| {
+            c.toss.base_url = Some(format!("http://{addr}"));
+            c.toss.secret_key = Some(TOSS_SECRET.to_owned());
+            c.toss.client_key = Some("test_ck_e2e_0123456789".to_owned());
+            c.toss.timeout = std::time::Duration::from_secs(5);
+            c.run_workers = false;
+            adjust(c);
+        })
+        .await;
+        WithToss { server, toss }
+    }
+
+    /// Creates an order and pays it in the sandbox's widget; returns (order id, payment key).
+    pub async fn pay(&self, token: &str, amount: i64) -> (String, String) {
+        let (status, order) =
+            self.server.post("/api/v1/payments/orders", Some(token), &serde_json::json!({"amount": amount})).await;
+        assert_eq!(status, StatusCode::CREATED, "{order}");
+        let order_id = order["order_id"].as_str().expect("order_id").to_owned();
+        let key = self.toss.create_session(&order_id, amount, order["order_name"].as_str().unwrap_or("points"));
+        (order_id, key)
+    }
+
+    /// Pays, confirms and runs the credit worker: the points are in the wallet afterwards.
+    pub async fn charge(&self, token: &str, amount: i64) -> String {
+        let (order_id, key) = self.pay(token, amount).await;
+        let (status, body) = self
+            .server
+            .post(
+                "/api/v1/payments/confirm",
+                Some(token),
+                &serde_json::json!({"payment_key": key, "order_id": order_id, "amount": amount}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "PAID");
+        nene_server::payments::worker::credit_step(&self.server.state).await.expect("credit step");
+        order_id
+    }
+
+    pub async fn order(&self, token: &str, order_id: &str) -> Value {
+        let (status, body) = self.server.get(&format!("/api/v1/payments/orders/{order_id}"), Some(token)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    pub async fn wallet(&self, token: &str) -> (i64, i64) {
+        let (status, body) = self.server.get("/api/v1/wallet", Some(token)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        (body["balance"].as_i64().expect("balance"), body["refundable_cash"].as_i64().expect("refundable"))
+    }
+}

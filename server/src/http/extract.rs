@@ -60,7 +60,7 @@ fn body_rejection(e: axum::extract::rejection::BytesRejection) -> ApiError {
     }
 }
 
-fn parse_json<T: DeserializeOwned + Default>(
+pub fn parse_json<T: DeserializeOwned + Default>(
     headers: &HeaderMap,
     bytes: &[u8],
     allow_empty: bool,
@@ -71,7 +71,7 @@ fn parse_json<T: DeserializeOwned + Default>(
     parse_json_strict(headers, bytes)
 }
 
-fn parse_json_strict<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T, ApiError> {
+pub fn parse_json_strict<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T, ApiError> {
     let is_json =
         headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).is_some_and(
             |mime| {

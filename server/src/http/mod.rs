@@ -7,6 +7,7 @@ pub mod dev;
 pub mod extract;
 pub mod idempotency;
 pub mod ops;
+pub mod payments;
 pub mod users;
 pub mod wallet;
 
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(users::router())
         .merge(wallet::router())
+        .merge(payments::router())
         .merge(admin::router());
     let mut doc = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api).merge(ops::router());
     if state.config.dev {
@@ -78,6 +80,10 @@ pub fn router(state: AppState) -> Router {
     let (router, mut openapi) = doc.split_for_parts();
     document_openapi_route(&mut openapi);
     let openapi = Arc::new(openapi);
+    let router = match &state.toss_sandbox {
+        Some(sandbox) => router.nest_service("/dev/toss", sandbox.router()),
+        None => router,
+    };
 
     router
         .route("/api/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))

@@ -24,7 +24,14 @@ pub async fn find(tx: &mut Tx, user: Uuid, key: &str) -> StoreResult<Option<KeyR
 }
 
 /// Records that a request with this key has started. False when another request took the key first.
-pub async fn start(tx: &mut Tx, user: Uuid, key: &str, fingerprint: &str, locked_until: i64, now_ms: i64) -> StoreResult<bool> {
+pub async fn start(
+    tx: &mut Tx,
+    user: Uuid,
+    key: &str,
+    fingerprint: &str,
+    locked_until: i64,
+    now_ms: i64,
+) -> StoreResult<bool> {
     let n = on_conn!(tx, c => sqlx::query(
             "INSERT INTO idempotency_keys (user_id, key, fingerprint, locked_until, created_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, key) DO NOTHING")

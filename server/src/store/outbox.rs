@@ -87,7 +87,14 @@ pub async fn complete(tx: &mut Tx, id: i64, now_ms: i64) -> StoreResult<()> {
 }
 
 /// Releases an item to be tried again at `due_ms`, optionally with a new payload (e.g. the next idempotency key).
-pub async fn retry(tx: &mut Tx, id: i64, due_ms: i64, error: &str, payload: Option<&str>, now_ms: i64) -> StoreResult<()> {
+pub async fn retry(
+    tx: &mut Tx,
+    id: i64,
+    due_ms: i64,
+    error: &str,
+    payload: Option<&str>,
+    now_ms: i64,
+) -> StoreResult<()> {
     on_conn!(tx, c => sqlx::query(
             "UPDATE outbox SET locked_until = NULL, next_attempt_at = $2, last_error = $3, \
              payload = COALESCE($4, payload), updated_at = $5 WHERE id = $1")

@@ -58,7 +58,12 @@ pub async fn order(tx: &mut Tx, id: &str) -> StoreResult<Option<OrderRow>> {
 }
 
 /// A user's orders, newest first, below the cursor (created_at, id).
-pub async fn orders_of(tx: &mut Tx, user: Uuid, before: Option<(i64, String)>, limit: i64) -> StoreResult<Vec<OrderRow>> {
+pub async fn orders_of(
+    tx: &mut Tx,
+    user: Uuid,
+    before: Option<(i64, String)>,
+    limit: i64,
+) -> StoreResult<Vec<OrderRow>> {
     let (before_at, before_id) = before.unzip();
     let sql = format!(
         "SELECT {ORDER_COLUMNS} FROM payment_orders WHERE user_id = $1 \
@@ -128,7 +133,14 @@ pub async fn count_refunds(tx: &mut Tx, order_id: &str) -> StoreResult<i64> {
         .await?))
 }
 
-pub async fn insert_refund(tx: &mut Tx, id: &str, order_id: &str, amount: i64, reason: &str, now_ms: i64) -> StoreResult<()> {
+pub async fn insert_refund(
+    tx: &mut Tx,
+    id: &str,
+    order_id: &str,
+    amount: i64,
+    reason: &str,
+    now_ms: i64,
+) -> StoreResult<()> {
     on_conn!(tx, c => sqlx::query(
             "INSERT INTO payment_refunds (id, order_id, amount, reason, status, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, 'PENDING', $5, $5)")

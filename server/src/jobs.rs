@@ -1,0 +1,67 @@
+//! The background workers: each repeats a step function until it finds nothing to do, then waits for a nudge
+//! (a commit that queued work) or the poll interval, and stops when the server stops. Correctness does not depend
+//! on them running in only one process: every step claims its work in the database.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::AppState;
+use crate::payments::worker;
+use crate::store::StoreResult;
+
+const POLL: Duration = Duration::from_secs(1);
+
+/// Starts every worker; they stop when `stop` is cancelled.
+pub fn spawn_all(state: &AppState, stop: &CancellationToken) -> Vec<JoinHandle<()>> {
+    vec![
+        spawn("credit", state, stop, |s| async move { worker::credit_step(&s).await }),
+        spawn("reconcile", state, stop, |s| async move { worker::reconcile_step(&s).await }),
+        spawn("refund-cancel", state, stop, |s| async move { worker::cancel_step(&s).await }),
+        spawn("compensate", state, stop, |s| async move { worker::compensate_step(&s).await }),
+        spawn("outbox-metrics", state, stop, |s| async move { record_depth(&s).await }),
+    ]
+}
+
+fn spawn<F, Fut>(name: &'static str, state: &AppState, stop: &CancellationToken, step: F) -> JoinHandle<()>
+where
+    F: Fn(AppState) -> Fut + Send + 'static,
+    Fut: Future<Output = StoreResult<usize>> + Send,
+{
+    let state = state.clone();
+    let stop = stop.clone();
+    tokio::spawn(async move {
+        loop {
+            if stop.is_cancelled() {
+                break;
+            }
+            let wake = state.wake.notified();
+            let worked = match step(state.clone()).await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(worker = name, error = %e, "worker step failed");
+                    0
+                }
+            };
+            if worked == 0 {
+                tokio::select! {
+                    () = wake => {}
+                    () = tokio::time::sleep(POLL) => {}
+                    () = stop.cancelled() => break,
+                }
+            }
+        }
+        tracing::debug!(worker = name, "stopped");
+    })
+}
+
+/// Publishes the outbox depth per kind (a gauge for alerting on work piling up).
+async fn record_depth(state: &AppState) -> StoreResult<usize> {
+    let mut tx = state.db.begin_read().await?;
+    for (kind, n) in crate::store::outbox::depth(&mut tx).await? {
+        metrics::gauge!("outbox_pending", "kind" => kind).set(n as f64);
+    }
+    Ok(0)
+}
