@@ -24,6 +24,7 @@ impl Drop for Running {
 /// Starts the binary in `cwd` with exactly `envs` (plus a port-0 address so tests never collide), and waits for
 /// the "serving" log line, which names the bound address.
 fn start(cwd: &Path, envs: &[(&str, &str)]) -> Running {
+    nene_server::integrations::install_crypto_provider();
     let mut child = Command::new(BIN)
         .current_dir(cwd)
         .env_clear()
@@ -112,6 +113,14 @@ fn no_configuration_at_all_starts_on_sqlite_in_data() {
         body["user"]["role"].clone()
     });
     assert_eq!(role, "ADMIN");
+
+    // The ledger check reads the same database and reports every invariant.
+    let out = Command::new(BIN).current_dir(dir.path()).env_clear().args(["ledger", "check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 6, "{stdout}");
+    assert!(stdout.lines().all(|l| l.starts_with("ok ")), "{stdout}");
+    assert!(stdout.contains("sum_of_all_accounts_is_zero"));
 }
 
 #[test]

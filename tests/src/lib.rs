@@ -150,6 +150,7 @@ impl TestServer {
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
         }));
+        nene_server::integrations::install_crypto_provider();
         let http = reqwest::Client::builder().build().expect("client");
         TestServer { base, http, state, shutdown: Some(tx), task: Some(task), db }
     }

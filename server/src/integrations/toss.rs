@@ -199,7 +199,7 @@ impl TossClient {
 
         // reqwest is built without a default crypto provider so that the whole process shares aws-lc-rs; an error
         // here only means another part of the process installed it first.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        super::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
