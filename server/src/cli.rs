@@ -61,8 +61,9 @@ pub async fn run(cli: Cli) -> i32 {
         eprintln!("nene-server: {e}");
         return 2;
     }
-    telemetry::init_tracing(config.log_format);
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    telemetry::init_tracing(config.log_format, !matches!(command, Command::Serve));
+    match command {
         Command::Serve => serve(config).await,
         Command::Admin { command: AdminCommand::Grant { email } } => grant(config, &email).await,
         Command::Ledger { command: LedgerCommand::Check } => ledger_check(config).await,

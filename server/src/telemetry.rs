@@ -12,10 +12,14 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// Installs the log subscriber for the process. `RUST_LOG` overrides the default filter.
-pub fn init_tracing(format: LogFormat) {
+/// Installs the log subscriber for the process. `RUST_LOG` overrides the default filter. The server logs to
+/// standard output; commands whose output is their product (`ledger check`) log to standard error instead.
+pub fn init_tracing(format: LogFormat, to_stderr: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let writer = tracing_subscriber::fmt::writer::BoxMakeWriter::new(move || -> Box<dyn std::io::Write> {
+        if to_stderr { Box::new(std::io::stderr()) } else { Box::new(std::io::stdout()) }
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
         LogFormat::Pretty => builder.try_init(),
