@@ -22,6 +22,8 @@ on_both_databases!(
     the_webhook_rereads_the_payment_and_repeats_change_nothing,
     order_rules_limits_and_switched_off_payments,
     running_workers_credit_without_help,
+    a_payment_that_cannot_be_credited_is_cancelled_at_toss,
+    dev_mode_charges_through_the_built_in_sandbox,
 );
 
 async fn confirm_credits_once_even_when_confirmed_twice(backend: Backend) {
@@ -457,4 +459,106 @@ async fn running_workers_credit_without_help(backend: Backend) {
     assert_eq!(report["checks"].as_array().unwrap().len(), 6);
     let (status, _) = t.server.get("/api/v1/admin/ledger/check", Some(&user.access)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+async fn a_payment_that_cannot_be_credited_is_cancelled_at_toss(backend: Backend) {
+    let t = WithToss::start(backend, |_| {}).await;
+    let user = t.server.signup("full@example.com", "fullwallet").await;
+    let uid: nene_shared::UserId = user.user_id.parse().unwrap();
+    nene_tests::credit_charge(&t.server.state.db, uid, 8_500_000, "earlier-charges").await;
+    // Two orders that each fit, but not both.
+    let (first, first_key) = t.pay(&user.access, 1_000_000).await;
+    let (second, second_key) = t.pay(&user.access, 1_000_000).await;
+    for (order_id, key) in [(&first, &first_key), (&second, &second_key)] {
+        let (status, body) = t
+            .server
+            .post(
+                "/api/v1/payments/confirm",
+                Some(&user.access),
+                &json!({"payment_key": key, "order_id": order_id, "amount": 1_000_000}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(worker::credit_step(&t.server.state).await.unwrap(), 2);
+    assert_eq!(t.order(&user.access, &first).await["status"], "CREDITED");
+    let cancelled = t.order(&user.access, &second).await;
+    assert_eq!(cancelled["status"], "CANCELLED");
+    assert_eq!(cancelled["failure"]["code"], "WALLET_LIMIT_EXCEEDED");
+    assert_eq!(t.wallet(&user.access).await.0, 9_500_000);
+
+    // Compensation gives the money back at Toss, once.
+    assert_eq!(worker::compensate_step(&t.server.state).await.unwrap(), 1);
+    assert_eq!(t.toss.payment(&second_key).unwrap()["status"], "CANCELED");
+    assert_eq!(t.toss.calls(Op::Cancel), 1);
+    assert_eq!(worker::compensate_step(&t.server.state).await.unwrap(), 0);
+    assert_ledger_ok(&t.server.state.db).await;
+}
+
+async fn dev_mode_charges_through_the_built_in_sandbox(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| {
+        c.dev = true;
+        c.run_workers = true;
+    })
+    .await;
+    let user = s.signup("dev@example.com", "developer").await;
+    let (status, order) = s.post("/api/v1/payments/orders", Some(&user.access), &json!({"amount": 25_000})).await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let checkout = order["checkout_url"].as_str().unwrap();
+    assert_eq!(checkout, "/dev/toss/sandbox/pay");
+    let order_id = order["order_id"].as_str().unwrap();
+
+    // The person presses "pay" in the sandbox's window, which redirects to the UI's success page.
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let page = no_redirects
+        .get(s.url(checkout))
+        .query(&[
+            ("orderId", order_id),
+            ("amount", "25000"),
+            ("orderName", "points"),
+            ("successUrl", "http://127.0.0.1/pay/success"),
+            ("failUrl", "http://127.0.0.1/pay/fail"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("25,000"));
+    let approve = no_redirects
+        .get(s.url("/dev/toss/sandbox/pay/approve"))
+        .query(&[
+            ("orderId", order_id),
+            ("amount", "25000"),
+            ("orderName", "points"),
+            ("successUrl", "http://127.0.0.1/pay/success"),
+            ("failUrl", "http://127.0.0.1/pay/fail"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approve.status(), StatusCode::SEE_OTHER);
+    let location = reqwest::Url::parse(approve.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(location.path(), "/pay/success");
+    let query: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
+    assert_eq!(query["orderId"], order_id);
+
+    let (status, body) = s
+        .post(
+            "/api/v1/payments/confirm",
+            Some(&user.access),
+            &json!({"payment_key": query["paymentKey"], "order_id": order_id, "amount": 25_000}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut balance = 0;
+    for _ in 0..200 {
+        let (_, wallet) = s.get("/api/v1/wallet", Some(&user.access)).await;
+        balance = wallet["balance"].as_i64().unwrap();
+        if balance == 25_000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(balance, 25_000);
+    assert_ledger_ok(&s.state.db).await;
 }
