@@ -21,6 +21,7 @@ pub fn spawn_all(state: &AppState, stop: &CancellationToken) -> Vec<JoinHandle<(
         spawn("reconcile", state, stop, |s| async move { worker::reconcile_step(&s).await }),
         spawn("refund-cancel", state, stop, |s| async move { worker::cancel_step(&s).await }),
         spawn("compensate", state, stop, |s| async move { worker::compensate_step(&s).await }),
+        spawn("challenges", state, stop, |s| async move { crate::challenges::scheduler::step(&s).await }),
         spawn("outbox-metrics", state, stop, |s| async move { record_depth(&s).await }),
     ]
 }

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod challenges;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod http;
 pub mod integrations;
 pub mod jobs;
 pub mod ledger;
+pub mod notify;
 pub mod payments;
 pub mod sandbox;
 pub mod store;

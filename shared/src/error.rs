@@ -37,13 +37,21 @@ pub enum ErrorCode {
     NotFound,
     // 405
     MethodNotAllowed,
-    PaymentsDisabled,
     // 409
     EmailTaken,
     NicknameTaken,
     IdempotencyRequestInProgress,
     OrderNotConfirmable,
     OrderNotRefundable,
+    ChallengeFull,
+    AlreadyJoined,
+    ChallengeNotRecruiting,
+    NotAParticipant,
+    CreatorCannotLeave,
+    ChallengeNotEditable,
+    ProofAlreadySubmitted,
+    AlreadyReported,
+    ProofNotRejectable,
     // 413
     PayloadTooLarge,
     // 415
@@ -55,6 +63,10 @@ pub enum ErrorCode {
     WalletLimitExceeded,
     RefundExceedsUnspent,
     PaymentFailed,
+    NotAProofDay,
+    ChallengeNotInProgress,
+    InvalidPhoto,
+    ProofContentMissing,
     // 502
     PaymentProviderError,
     // 429
@@ -64,6 +76,7 @@ pub enum ErrorCode {
     // 500 / 503
     Internal,
     Unavailable,
+    PaymentsDisabled,
     /// A code this client version does not know yet.
     #[serde(other)]
     Unknown,
@@ -91,6 +104,15 @@ impl ErrorCode {
             Self::IdempotencyRequestInProgress => "IDEMPOTENCY_REQUEST_IN_PROGRESS",
             Self::OrderNotConfirmable => "ORDER_NOT_CONFIRMABLE",
             Self::OrderNotRefundable => "ORDER_NOT_REFUNDABLE",
+            Self::ChallengeFull => "CHALLENGE_FULL",
+            Self::AlreadyJoined => "ALREADY_JOINED",
+            Self::ChallengeNotRecruiting => "CHALLENGE_NOT_RECRUITING",
+            Self::NotAParticipant => "NOT_A_PARTICIPANT",
+            Self::CreatorCannotLeave => "CREATOR_CANNOT_LEAVE",
+            Self::ChallengeNotEditable => "CHALLENGE_NOT_EDITABLE",
+            Self::ProofAlreadySubmitted => "PROOF_ALREADY_SUBMITTED",
+            Self::AlreadyReported => "ALREADY_REPORTED",
+            Self::ProofNotRejectable => "PROOF_NOT_REJECTABLE",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
@@ -99,6 +121,10 @@ impl ErrorCode {
             Self::WalletLimitExceeded => "WALLET_LIMIT_EXCEEDED",
             Self::RefundExceedsUnspent => "REFUND_EXCEEDS_UNSPENT",
             Self::PaymentFailed => "PAYMENT_FAILED",
+            Self::NotAProofDay => "NOT_A_PROOF_DAY",
+            Self::ChallengeNotInProgress => "CHALLENGE_NOT_IN_PROGRESS",
+            Self::InvalidPhoto => "INVALID_PHOTO",
+            Self::ProofContentMissing => "PROOF_CONTENT_MISSING",
             Self::PaymentProviderError => "PAYMENT_PROVIDER_ERROR",
             Self::TooManyRequests => "TOO_MANY_REQUESTS",
             Self::AmountOutOfRange => "AMOUNT_OUT_OF_RANGE",

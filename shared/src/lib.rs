@@ -5,6 +5,7 @@
 //! Server-only derives (OpenAPI schemas) sit behind the `openapi` feature.
 
 pub mod auth;
+pub mod challenges;
 pub mod dev;
 pub mod error;
 pub mod ids;

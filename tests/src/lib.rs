@@ -373,3 +373,69 @@ impl WithToss {
         (body["balance"].as_i64().expect("balance"), body["refundable_cash"].as_i64().expect("refundable"))
     }
 }
+
+/// An access token for `user`, signed like the server's own (tests know its secret): lets a test act as many
+/// users without paying for a password hash each.
+pub fn mint_token(user: nene_shared::UserId) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = serde_json::json!({"sub": user, "role": "USER", "jti": uuid::Uuid::new_v4(), "iat": now,
+        "exp": now + 3600, "iss": "nene-challenge"});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(TEST_JWT_SECRET.as_bytes()),
+    )
+    .expect("token")
+}
+
+/// A user with `points` of charged points and a token.
+pub async fn funded_user(db: &nene_server::store::Db, nickname: &str, points: i64) -> (nene_shared::UserId, String) {
+    let user = direct_user(db, nickname).await;
+    if points > 0 {
+        credit_charge(db, user, points, &format!("seed-{}", user.as_uuid().simple())).await;
+    }
+    (user, mint_token(user))
+}
+
+/// A wallet's (balance, refundable cash), straight from the ledger.
+pub async fn wallet_of(db: &nene_server::store::Db, user: nene_shared::UserId) -> (i64, i64) {
+    let account = nene_server::ledger::AccountId::wallet(user);
+    let mut tx = db.begin_read().await.expect("read");
+    let balance =
+        nene_server::store::ledger::account(&mut tx, account.as_str()).await.expect("account").map(|a| a.balance);
+    let refundable = nene_server::store::ledger::refundable(&mut tx, account.as_str()).await.expect("refundable");
+    (balance.unwrap_or(0), refundable)
+}
+
+/// A balance of any ledger account.
+pub async fn balance_of(db: &nene_server::store::Db, account: &str) -> i64 {
+    let mut tx = db.begin_read().await.expect("read");
+    nene_server::store::ledger::account(&mut tx, account).await.expect("account").map(|a| a.balance).unwrap_or(0)
+}
+
+/// A challenge body starting tomorrow (by the server's domain clock) for `days` days.
+pub fn challenge_body(s: &TestServer, title: &str, days: i64, stake: i64, capacity: i64) -> Value {
+    let tz: chrono_tz::Tz = chrono_tz::Asia::Seoul;
+    let today = s.state.clock.now().with_timezone(&tz).date_naive();
+    let start = today + chrono::Duration::days(1);
+    let end = start + chrono::Duration::days(days - 1);
+    serde_json::json!({
+        "title": title, "description": "매일 30분 달리기", "category": "HEALTH", "proof_type": "TEXT",
+        "start_date": start.to_string(), "end_date": end.to_string(), "stake": stake, "capacity": capacity,
+        "min_participants": 2, "success_threshold": 80,
+    })
+}
+
+/// Moves the domain clock to 00:00:30 of `day` in Seoul (a challenge's default time zone).
+pub fn move_clock_to(s: &TestServer, day: chrono::NaiveDate) {
+    use chrono::TimeZone;
+    let target = chrono_tz::Asia::Seoul
+        .from_local_datetime(&day.and_hms_opt(0, 0, 30).expect("time"))
+        .single()
+        .expect("Seoul has no DST")
+        .with_timezone(&chrono::Utc);
+    let now = s.state.clock.now();
+    if target > now {
+        s.state.clock.advance_ms((target - now).num_milliseconds());
+    }
+}

@@ -45,5 +45,7 @@ async fn advance_clock(
     store::settings::put(&mut tx, CLOCK_OFFSET_KEY, &offset.to_string()).await?;
     tx.commit().await?;
     tracing::info!(offset_secs = offset / 1000, "domain clock moved");
+    // Schedules may have become due: let the workers look now rather than at their next poll.
+    state.wake.notify_waiters();
     Ok(Json(clock_state(&state)))
 }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod challenges;
 pub mod dev;
 pub mod extract;
 pub mod idempotency;
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(wallet::router())
         .merge(payments::router())
+        .merge(challenges::router())
         .merge(admin::router());
     let mut doc = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api).merge(ops::router());
     if state.config.dev {

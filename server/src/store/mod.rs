@@ -9,9 +9,11 @@
 //! On SQLite every write transaction starts with `BEGIN IMMEDIATE` on a single writer connection, so writers queue
 //! in the pool instead of failing with `SQLITE_BUSY` when a deferred transaction tries to upgrade.
 
+pub mod challenges;
 pub mod idempotency;
 pub mod ledger;
 pub mod login_failures;
+pub mod notifications;
 pub mod outbox;
 pub mod payments;
 pub mod settings;

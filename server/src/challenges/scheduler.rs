@@ -1,0 +1,117 @@
+//! Time-driven transitions, made by the server from the domain clock and never by a person's request: a challenge
+//! starts at 00:00 of its start day (or is cancelled, every stake given back, when too few joined), and is settled
+//! once its last proof window has closed.
+
+use chrono::Utc;
+use nene_shared::challenges::ChallengeStatus;
+use nene_shared::ledger::TransferKind;
+use uuid::Uuid;
+
+use super::rules::{self, TimeTransition};
+use super::{calendar_of, settle, stake_key, status_of};
+use crate::app::AppState;
+use crate::error::ApiResult;
+use crate::ledger;
+use crate::notify;
+use crate::store::{self, StoreResult};
+
+/// Participants paid per settlement transaction.
+pub const SETTLEMENT_CHUNK: usize = 500;
+
+/// Handles every challenge whose start or end is due. Returns how many it handled.
+pub async fn step(state: &AppState) -> StoreResult<usize> {
+    let now = state.clock.now().timestamp_millis();
+    let mut tx = state.db.begin_read().await?;
+    let due = store::challenges::due(&mut tx, now, 50).await?;
+    drop(tx);
+    let mut handled = 0;
+    for id in due {
+        match advance(state, id).await {
+            Ok(true) => handled += 1,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(challenge = %id, error = %e, "scheduled transition failed; will retry"),
+        }
+    }
+    Ok(handled)
+}
+
+/// Makes the transition due for one challenge, if any. Safe to call from several instances at once: each
+/// transition re-checks the status under the challenge's lock, and settlement holds a lease.
+pub async fn advance(state: &AppState, id: Uuid) -> ApiResult<bool> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin_write().await?;
+    store::challenges::lock(&mut tx, id).await?;
+    let Some(row) = store::challenges::get(&mut tx, id).await? else { return Ok(false) };
+    let cal = calendar_of(&row);
+    let due = rules::due_transition(
+        status_of(&row),
+        cal.starts_at(),
+        cal.ends_at(),
+        row.participant_count,
+        row.min_participants,
+        now,
+    );
+    let real_now = Utc::now().timestamp_millis();
+    match due {
+        None => Ok(false),
+        Some(TimeTransition::Start) => {
+            if !store::challenges::transition(&mut tx, id, &["RECRUITING", "READY"], "IN_PROGRESS", real_now).await? {
+                return Ok(false);
+            }
+            for p in store::challenges::participants(&mut tx, id).await? {
+                notify::record(
+                    &mut tx,
+                    p.user_id,
+                    notify::Kind::ChallengeStarting,
+                    "챌린지 시작",
+                    &format!("'{}'가 오늘 시작해요. 첫 인증을 남겨 보세요!", row.title),
+                    &[("challenge_id", id.to_string())],
+                    real_now,
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            tracing::info!(challenge = %id, "challenge started");
+            Ok(true)
+        }
+        Some(TimeTransition::Cancel) => {
+            if !store::challenges::transition(&mut tx, id, &["RECRUITING", "READY"], "CANCELLED", real_now).await? {
+                return Ok(false);
+            }
+            for p in store::challenges::participants(&mut tx, id).await? {
+                ledger::reverse_spend(
+                    &mut tx,
+                    &format!("cancel-refund:{}", p.id),
+                    TransferKind::StakeRefund,
+                    &stake_key(p.id),
+                    &id.to_string(),
+                    real_now,
+                )
+                .await?;
+                notify::record(
+                    &mut tx,
+                    p.user_id,
+                    notify::Kind::ChallengeCancelled,
+                    "챌린지 취소",
+                    &format!("'{}'는 참가자가 모자라 취소됐어요. 참가비를 돌려드렸어요.", row.title),
+                    &[("challenge_id", id.to_string())],
+                    real_now,
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            tracing::info!(challenge = %id, "challenge cancelled: too few participants");
+            Ok(true)
+        }
+        Some(TimeTransition::Settle) => {
+            drop(tx);
+            let progress = settle::settle(state, id, SETTLEMENT_CHUNK, None).await?;
+            Ok(progress == settle::Progress::Finished)
+        }
+    }
+}
+
+/// Whether a challenge still takes proofs or rejections: in progress and before its last window closed.
+pub fn proofs_open(status: ChallengeStatus) -> bool {
+    status == ChallengeStatus::InProgress
+}

@@ -1,0 +1,548 @@
+//! Challenges, participations and proofs.
+
+use uuid::Uuid;
+
+use super::{StoreResult, Tx};
+use crate::on_conn;
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ChallengeRow {
+    pub id: Uuid,
+    pub creator_id: Uuid,
+    pub creator_nickname: String,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub proof_type: String,
+    pub start_date: String,
+    pub end_date: String,
+    pub timezone: String,
+    pub proof_weekdays: i64,
+    pub proof_days: i64,
+    pub stake: i64,
+    pub capacity: i64,
+    pub min_participants: i64,
+    pub success_threshold: i64,
+    pub fee_bps: i64,
+    pub status: String,
+    pub participant_count: i64,
+    pub version: i64,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub settled_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+}
+
+const CHALLENGE_COLUMNS: &str = "c.id, c.creator_id, u.nickname AS creator_nickname, c.title, c.description, \
+    c.category, c.proof_type, c.start_date, c.end_date, c.timezone, c.proof_weekdays, c.proof_days, c.stake, \
+    c.capacity, c.min_participants, c.success_threshold, c.fee_bps, c.status, c.participant_count, c.version, \
+    c.starts_at, c.ends_at, c.created_at, c.updated_at, c.settled_at, c.deleted_at";
+
+pub async fn insert(tx: &mut Tx, c: &ChallengeRow) -> StoreResult<()> {
+    on_conn!(tx, conn => sqlx::query(
+            "INSERT INTO challenges (id, creator_id, title, description, category, proof_type, start_date, end_date, \
+             timezone, proof_weekdays, proof_days, stake, capacity, min_participants, success_threshold, fee_bps, \
+             status, participant_count, version, starts_at, ends_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 0, 1, $18, $19, $20, $20)")
+        .bind(c.id)
+        .bind(c.creator_id)
+        .bind(&c.title)
+        .bind(&c.description)
+        .bind(&c.category)
+        .bind(&c.proof_type)
+        .bind(&c.start_date)
+        .bind(&c.end_date)
+        .bind(&c.timezone)
+        .bind(c.proof_weekdays)
+        .bind(c.proof_days)
+        .bind(c.stake)
+        .bind(c.capacity)
+        .bind(c.min_participants)
+        .bind(c.success_threshold)
+        .bind(c.fee_bps)
+        .bind(&c.status)
+        .bind(c.starts_at)
+        .bind(c.ends_at)
+        .bind(c.created_at)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+pub async fn get(tx: &mut Tx, id: Uuid) -> StoreResult<Option<ChallengeRow>> {
+    let sql =
+        format!("SELECT {CHALLENGE_COLUMNS} FROM challenges c JOIN users u ON u.id = c.creator_id WHERE c.id = $1");
+    Ok(on_conn!(tx, conn => sqlx::query_as::<_, ChallengeRow>(&sql).bind(id).fetch_optional(&mut *conn).await?))
+}
+
+/// Locks the challenge's row (PostgreSQL) for the rest of the transaction. Every transaction that changes a
+/// challenge's participants or status takes this lock first, then ledger accounts, so lock order is fixed.
+pub async fn lock(tx: &mut Tx, id: Uuid) -> StoreResult<bool> {
+    let sql = if tx.is_postgres() {
+        "SELECT id FROM challenges WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT id FROM challenges WHERE id = $1"
+    };
+    let found: Option<Uuid> = on_conn!(tx, conn => sqlx::query_scalar(sql).bind(id).fetch_optional(&mut *conn).await?);
+    Ok(found.is_some())
+}
+
+/// Writes the editable fields back.
+pub async fn update(tx: &mut Tx, c: &ChallengeRow) -> StoreResult<()> {
+    on_conn!(tx, conn => sqlx::query(
+            "UPDATE challenges SET title = $2, description = $3, category = $4, proof_type = $5, start_date = $6, \
+             end_date = $7, timezone = $8, proof_weekdays = $9, proof_days = $10, capacity = $11, \
+             min_participants = $12, success_threshold = $13, starts_at = $14, ends_at = $15, updated_at = $16, \
+             version = version + 1 WHERE id = $1")
+        .bind(c.id)
+        .bind(&c.title)
+        .bind(&c.description)
+        .bind(&c.category)
+        .bind(&c.proof_type)
+        .bind(&c.start_date)
+        .bind(&c.end_date)
+        .bind(&c.timezone)
+        .bind(c.proof_weekdays)
+        .bind(c.proof_days)
+        .bind(c.capacity)
+        .bind(c.min_participants)
+        .bind(c.success_threshold)
+        .bind(c.starts_at)
+        .bind(c.ends_at)
+        .bind(c.updated_at)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+/// Takes a seat if one is free and the challenge is recruiting; the last seat moves it to READY in the same
+/// statement. `None` when there was no seat to take. The condition in the UPDATE is what makes overbooking
+/// impossible, with any number of concurrent joins and server instances.
+pub async fn take_seat(tx: &mut Tx, id: Uuid, now_ms: i64) -> StoreResult<Option<(i64, String)>> {
+    Ok(on_conn!(tx, conn => sqlx::query_as(
+            "UPDATE challenges SET participant_count = participant_count + 1, \
+             status = CASE WHEN participant_count + 1 >= capacity THEN 'READY' ELSE status END, \
+             version = version + 1, updated_at = $2 \
+             WHERE id = $1 AND status = 'RECRUITING' AND participant_count < capacity AND deleted_at IS NULL \
+             RETURNING participant_count, status")
+        .bind(id)
+        .bind(now_ms)
+        .fetch_optional(&mut *conn)
+        .await?))
+}
+
+/// Frees a seat before the start; a READY challenge goes back to RECRUITING.
+pub async fn free_seat(tx: &mut Tx, id: Uuid, now_ms: i64) -> StoreResult<bool> {
+    let n = on_conn!(tx, conn => sqlx::query(
+            "UPDATE challenges SET participant_count = participant_count - 1, \
+             status = CASE WHEN status = 'READY' THEN 'RECRUITING' ELSE status END, \
+             version = version + 1, updated_at = $2 \
+             WHERE id = $1 AND status IN ('RECRUITING', 'READY') AND participant_count > 0")
+        .bind(id)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(n == 1)
+}
+
+/// Moves a challenge from one status to another; false when it was not in `from` any more.
+pub async fn transition(tx: &mut Tx, id: Uuid, from: &[&str], to: &str, now_ms: i64) -> StoreResult<bool> {
+    let placeholders: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 4)).collect();
+    let stamp = match to {
+        "IN_PROGRESS" => ", started_at = $3",
+        "ENDED" => ", settled_at = $3",
+        "CANCELLED" => ", cancelled_at = $3",
+        _ => "",
+    };
+    let sql = format!(
+        "UPDATE challenges SET status = $2, version = version + 1, updated_at = $3{stamp} \
+         WHERE id = $1 AND status IN ({})",
+        placeholders.join(", ")
+    );
+    let n = on_conn!(tx, conn => {
+        let mut q = sqlx::query(&sql).bind(id).bind(to).bind(now_ms);
+        for f in from {
+            q = q.bind(*f);
+        }
+        q.execute(&mut *conn).await?.rows_affected()
+    });
+    Ok(n == 1)
+}
+
+pub async fn mark_deleted(tx: &mut Tx, id: Uuid, now_ms: i64) -> StoreResult<()> {
+    on_conn!(tx, conn => sqlx::query(
+            "UPDATE challenges SET deleted_at = $2, status = 'CANCELLED', cancelled_at = $2, participant_count = 0, \
+             version = version + 1, updated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+pub struct ListFilter<'a> {
+    pub status: Option<&'a str>,
+    pub category: Option<&'a str>,
+    pub q: Option<String>,
+    pub min_stake: Option<i64>,
+    pub max_stake: Option<i64>,
+    pub member: Option<Uuid>,
+    pub before: Option<(i64, Uuid)>,
+    pub limit: i64,
+}
+
+/// Newest first, never deleted ones.
+pub async fn list(tx: &mut Tx, f: &ListFilter<'_>) -> StoreResult<Vec<ChallengeRow>> {
+    let (before_at, before_id) = f.before.unzip();
+    let like = f.q.as_ref().map(|q| format!("%{}%", q.to_lowercase().replace(['%', '_'], "")));
+    let sql = format!(
+        "SELECT {CHALLENGE_COLUMNS} FROM challenges c JOIN users u ON u.id = c.creator_id \
+         WHERE c.deleted_at IS NULL \
+         AND ($1 IS NULL OR c.status = $1) AND ($2 IS NULL OR c.category = $2) \
+         AND ($3 IS NULL OR LOWER(c.title) LIKE $3 OR LOWER(c.description) LIKE $3) \
+         AND ($4 IS NULL OR c.stake >= $4) AND ($5 IS NULL OR c.stake <= $5) \
+         AND ($6 IS NULL OR EXISTS (SELECT 1 FROM participations p WHERE p.challenge_id = c.id AND p.user_id = $6 \
+              AND p.left_at IS NULL)) \
+         AND ($7 IS NULL OR c.created_at < $7 OR (c.created_at = $7 AND c.id < $8)) \
+         ORDER BY c.created_at DESC, c.id DESC LIMIT $9"
+    );
+    Ok(on_conn!(tx, conn => sqlx::query_as::<_, ChallengeRow>(&sql)
+        .bind(f.status)
+        .bind(f.category)
+        .bind(like)
+        .bind(f.min_stake)
+        .bind(f.max_stake)
+        .bind(f.member)
+        .bind(before_at)
+        .bind(before_id)
+        .bind(f.limit)
+        .fetch_all(&mut *conn)
+        .await?))
+}
+
+/// Challenges whose start or end has come (by the domain clock), oldest first. PostgreSQL skips rows another
+/// instance is working on.
+pub async fn due(tx: &mut Tx, now_ms: i64, limit: i64) -> StoreResult<Vec<Uuid>> {
+    let skip = if tx.is_postgres() { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let sql = format!(
+        "SELECT id FROM challenges WHERE deleted_at IS NULL AND \
+         ((status IN ('RECRUITING', 'READY') AND starts_at <= $1) OR (status = 'IN_PROGRESS' AND ends_at <= $1)) \
+         ORDER BY starts_at LIMIT $2{skip}"
+    );
+    Ok(on_conn!(tx, conn => sqlx::query_scalar(&sql).bind(now_ms).bind(limit).fetch_all(&mut *conn).await?))
+}
+
+// ---- participations --------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ParticipationRow {
+    pub id: Uuid,
+    pub challenge_id: Uuid,
+    pub user_id: Uuid,
+    pub nickname: String,
+    pub stake: i64,
+    pub joined_at: i64,
+    pub outcome: Option<String>,
+    pub prize: Option<i64>,
+    pub settled_at: Option<i64>,
+    pub accepted_days: i64,
+    pub rejected_days: i64,
+}
+
+const PARTICIPATION_COLUMNS: &str = "p.id, p.challenge_id, p.user_id, u.nickname, p.stake, p.joined_at, p.outcome, \
+    p.prize, p.settled_at, \
+    (SELECT COUNT(*) FROM proofs f WHERE f.participation_id = p.id AND f.status = 'ACCEPTED') AS accepted_days, \
+    (SELECT COUNT(*) FROM proofs f WHERE f.participation_id = p.id AND f.status = 'REJECTED') AS rejected_days";
+
+pub async fn insert_participation(
+    tx: &mut Tx,
+    id: Uuid,
+    challenge: Uuid,
+    user: Uuid,
+    stake: i64,
+    now_ms: i64,
+) -> StoreResult<()> {
+    on_conn!(tx, conn => sqlx::query(
+            "INSERT INTO participations (id, challenge_id, user_id, stake, joined_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(id)
+        .bind(challenge)
+        .bind(user)
+        .bind(stake)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+pub async fn active_participation(tx: &mut Tx, challenge: Uuid, user: Uuid) -> StoreResult<Option<ParticipationRow>> {
+    let sql = format!(
+        "SELECT {PARTICIPATION_COLUMNS} FROM participations p JOIN users u ON u.id = p.user_id \
+         WHERE p.challenge_id = $1 AND p.user_id = $2 AND p.left_at IS NULL"
+    );
+    Ok(on_conn!(tx, conn => sqlx::query_as::<_, ParticipationRow>(&sql)
+        .bind(challenge)
+        .bind(user)
+        .fetch_optional(&mut *conn)
+        .await?))
+}
+
+/// Active participants in join order (the order the settlement remainder follows).
+pub async fn participants(tx: &mut Tx, challenge: Uuid) -> StoreResult<Vec<ParticipationRow>> {
+    let sql = format!(
+        "SELECT {PARTICIPATION_COLUMNS} FROM participations p JOIN users u ON u.id = p.user_id \
+         WHERE p.challenge_id = $1 AND p.left_at IS NULL ORDER BY p.joined_at, p.id"
+    );
+    Ok(on_conn!(tx, conn => sqlx::query_as::<_, ParticipationRow>(&sql)
+        .bind(challenge)
+        .fetch_all(&mut *conn)
+        .await?))
+}
+
+pub async fn leave(tx: &mut Tx, participation: Uuid, now_ms: i64) -> StoreResult<bool> {
+    let n = on_conn!(tx, conn => sqlx::query("UPDATE participations SET left_at = $2 WHERE id = $1 AND left_at IS NULL")
+        .bind(participation)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(n == 1)
+}
+
+/// Records a participant's result; the plan is deterministic, so writing it again writes the same values.
+pub async fn set_outcome(tx: &mut Tx, participation: Uuid, outcome: &str, prize: i64) -> StoreResult<()> {
+    on_conn!(tx, conn => sqlx::query("UPDATE participations SET outcome = $2, prize = $3 WHERE id = $1")
+        .bind(participation)
+        .bind(outcome)
+        .bind(prize)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+/// Marks a participant paid; false when a previous run already did.
+pub async fn mark_settled(tx: &mut Tx, participation: Uuid, now_ms: i64) -> StoreResult<bool> {
+    let n = on_conn!(tx, conn => sqlx::query(
+            "UPDATE participations SET settled_at = $2 WHERE id = $1 AND settled_at IS NULL")
+        .bind(participation)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(n == 1)
+}
+
+// ---- proofs ----------------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ProofRow {
+    pub id: Uuid,
+    pub challenge_id: Uuid,
+    pub participation_id: Uuid,
+    pub user_id: Uuid,
+    pub nickname: String,
+    pub day: String,
+    pub text: Option<String>,
+    pub photo_hash: Option<String>,
+    pub photo_mime: Option<String>,
+    pub thumb_hash: Option<String>,
+    pub status: String,
+    pub reject_reason: Option<String>,
+    pub created_at: i64,
+    pub report_count: i64,
+}
+
+const PROOF_COLUMNS: &str = "f.id, f.challenge_id, f.participation_id, f.user_id, u.nickname, f.day, f.text, \
+    f.photo_hash, f.photo_mime, f.thumb_hash, f.status, f.reject_reason, f.created_at, \
+    (SELECT COUNT(*) FROM proof_reports r WHERE r.proof_id = f.id) AS report_count";
+
+pub struct NewProof<'a> {
+    pub id: Uuid,
+    pub challenge_id: Uuid,
+    pub participation_id: Uuid,
+    pub user_id: Uuid,
+    pub day: &'a str,
+    pub text: Option<&'a str>,
+    pub photo_hash: Option<&'a str>,
+    pub photo_mime: Option<&'a str>,
+    pub thumb_hash: Option<&'a str>,
+    pub now_ms: i64,
+}
+
+pub async fn insert_proof(tx: &mut Tx, p: &NewProof<'_>) -> StoreResult<()> {
+    on_conn!(tx, conn => sqlx::query(
+            "INSERT INTO proofs (id, challenge_id, participation_id, user_id, day, text, photo_hash, photo_mime, \
+             thumb_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        .bind(p.id)
+        .bind(p.challenge_id)
+        .bind(p.participation_id)
+        .bind(p.user_id)
+        .bind(p.day)
+        .bind(p.text)
+        .bind(p.photo_hash)
+        .bind(p.photo_mime)
+        .bind(p.thumb_hash)
+        .bind(p.now_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+pub async fn proof(tx: &mut Tx, id: Uuid) -> StoreResult<Option<ProofRow>> {
+    let sql = format!("SELECT {PROOF_COLUMNS} FROM proofs f JOIN users u ON u.id = f.user_id WHERE f.id = $1");
+    Ok(on_conn!(tx, conn => sqlx::query_as::<_, ProofRow>(&sql).bind(id).fetch_optional(&mut *conn).await?))
+}
+
+pub async fn proof_exists(tx: &mut Tx, participation: Uuid, day: &str) -> StoreResult<bool> {
+    let n: i64 = on_conn!(tx, conn => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM proofs WHERE participation_id = $1 AND day = $2")
+        .bind(participation)
+        .bind(day)
+        .fetch_one(&mut *conn)
+        .await?);
+    Ok(n > 0)
+}
+
+/// A challenge's proofs, newest first, optionally of one day.
+pub async fn proofs(
+    tx: &mut Tx,
+    challenge: Uuid,
+    day: Option<&str>,
+    before: Option<(i64, Uuid)>,
+    limit: i64,
+) -> StoreResult<Vec<ProofRow>> {
+    let (before_at, before_id) = before.unzip();
+    let sql = format!(
+        "SELECT {PROOF_COLUMNS} FROM proofs f JOIN users u ON u.id = f.user_id WHERE f.challenge_id = $1 \
+         AND ($2 IS NULL OR f.day = $2) AND ($3 IS NULL OR f.created_at < $3 OR (f.created_at = $3 AND f.id < $4)) \
+         ORDER BY f.created_at DESC, f.id DESC LIMIT $5"
+    );
+    Ok(on_conn!(tx, conn => sqlx::query_as::<_, ProofRow>(&sql)
+        .bind(challenge)
+        .bind(day)
+        .bind(before_at)
+        .bind(before_id)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?))
+}
+
+/// Accepted proof days per participation, for the live figures.
+pub async fn proved_days(tx: &mut Tx, challenge: Uuid) -> StoreResult<Vec<(Uuid, String)>> {
+    Ok(on_conn!(tx, conn => sqlx::query_as(
+            "SELECT participation_id, day FROM proofs WHERE challenge_id = $1 AND status = 'ACCEPTED' ORDER BY day")
+        .bind(challenge)
+        .fetch_all(&mut *conn)
+        .await?))
+}
+
+pub async fn reject_proof(tx: &mut Tx, id: Uuid, reason: &str, by: Uuid) -> StoreResult<bool> {
+    let n = on_conn!(tx, conn => sqlx::query(
+            "UPDATE proofs SET status = 'REJECTED', reject_reason = $2, rejected_by = $3 \
+             WHERE id = $1 AND status = 'ACCEPTED'")
+        .bind(id)
+        .bind(reason)
+        .bind(by)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(n == 1)
+}
+
+/// Records a report; false when this person already reported the proof.
+pub async fn report_proof(tx: &mut Tx, id: Uuid, reporter: Uuid, reason: &str, now_ms: i64) -> StoreResult<bool> {
+    let n = on_conn!(tx, conn => sqlx::query(
+            "INSERT INTO proof_reports (proof_id, reporter_id, reason, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (proof_id, reporter_id) DO NOTHING")
+        .bind(id)
+        .bind(reporter)
+        .bind(reason)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(n == 1)
+}
+
+// ---- settlement runs and leases ----------------------------------------------------------------------------------
+
+pub async fn start_run(tx: &mut Tx, challenge: Uuid, now_ms: i64) -> StoreResult<i64> {
+    Ok(on_conn!(tx, conn => sqlx::query_scalar(
+            "INSERT INTO settlement_runs (challenge_id, started_at) VALUES ($1, $2) RETURNING id")
+        .bind(challenge)
+        .bind(now_ms)
+        .fetch_one(&mut *conn)
+        .await?))
+}
+
+pub async fn add_to_run(tx: &mut Tx, run: i64, settled: i64) -> StoreResult<()> {
+    on_conn!(tx, conn => sqlx::query("UPDATE settlement_runs SET settled = settled + $2 WHERE id = $1")
+        .bind(run)
+        .bind(settled)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+pub async fn finish_run(
+    tx: &mut Tx,
+    run: i64,
+    winners: Option<i64>,
+    error: Option<&str>,
+    now_ms: i64,
+) -> StoreResult<()> {
+    on_conn!(tx, conn => sqlx::query(
+            "UPDATE settlement_runs SET finished_at = $2, winners = $3, error = $4 WHERE id = $1")
+        .bind(run)
+        .bind(now_ms)
+        .bind(winners)
+        .bind(error)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+/// (run id, settled count, finished?) of a challenge's runs, oldest first.
+pub async fn runs(tx: &mut Tx, challenge: Uuid) -> StoreResult<Vec<(i64, i64, Option<i64>)>> {
+    Ok(on_conn!(tx, conn => sqlx::query_as(
+            "SELECT id, settled, finished_at FROM settlement_runs WHERE challenge_id = $1 ORDER BY id")
+        .bind(challenge)
+        .fetch_all(&mut *conn)
+        .await?))
+}
+
+/// Takes or renews the named lease for `holder` until `expires_at`; false when someone else holds it.
+pub async fn acquire_lease(tx: &mut Tx, name: &str, holder: &str, now_ms: i64, expires_at: i64) -> StoreResult<bool> {
+    let n = on_conn!(tx, conn => sqlx::query(
+            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = $2, expires_at = $3 \
+             WHERE leases.holder = $2 OR leases.expires_at < $4")
+        .bind(name)
+        .bind(holder)
+        .bind(expires_at)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(n == 1)
+}
+
+pub async fn release_lease(tx: &mut Tx, name: &str, holder: &str) -> StoreResult<()> {
+    on_conn!(tx, conn => sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+        .bind(name)
+        .bind(holder)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(())
+}
