@@ -17,6 +17,7 @@ use crate::auth::secret;
 use crate::auth::tokens::JwtKeys;
 use crate::clock::DomainClock;
 use crate::config::{Config, DatabaseConfig};
+use crate::files::{FileStore, LocalFiles};
 use crate::integrations::toss::TossClient;
 use crate::payments::Payments;
 use crate::sandbox::toss::TossSandbox;
@@ -43,6 +44,8 @@ pub struct AppState {
     /// Server-side secret for derived identifiers (Toss customer keys).
     pub secret_salt: Arc<str>,
     pub payment_limiter: Arc<PaymentLimiter>,
+    /// Proof photos and thumbnails, by content hash.
+    pub files: FileStore,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +142,7 @@ pub async fn build_state(config: Config, addr: Option<SocketAddr>) -> Result<App
         DatabaseConfig::Postgres { .. } => tracing::info!("database: PostgreSQL"),
     }
     let (payments, toss_sandbox) = payments_from(&config, addr)?;
+    let files_root = config.data_dir.join("files");
     let per_minute = NonZeroU32::new(config.payment_requests_per_minute).unwrap_or(NonZeroU32::MIN);
     Ok(AppState {
         db,
@@ -151,6 +155,7 @@ pub async fn build_state(config: Config, addr: Option<SocketAddr>) -> Result<App
         toss_sandbox,
         wake: Arc::new(Notify::new()),
         payment_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute))),
+        files: FileStore::Local(LocalFiles::new(files_root)),
     })
 }
 

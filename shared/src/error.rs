@@ -22,6 +22,7 @@ pub struct ErrorBody {
 pub enum ErrorCode {
     // 400
     MalformedJson,
+    MalformedBody,
     ValidationFailed,
     // 401
     Unauthenticated,
@@ -87,6 +88,7 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::MalformedJson => "MALFORMED_JSON",
+            Self::MalformedBody => "MALFORMED_BODY",
             Self::ValidationFailed => "VALIDATION_FAILED",
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",

@@ -439,3 +439,40 @@ pub fn move_clock_to(s: &TestServer, day: chrono::NaiveDate) {
         s.state.clock.advance_ms((target - now).num_milliseconds());
     }
 }
+
+/// A real JPEG photo of `w`×`h` pixels (a gradient), made in memory.
+pub fn jpeg(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Jpeg).expect("encode");
+    out.into_inner()
+}
+
+impl TestServer {
+    /// Sends a proof as multipart/form-data, like the apps do.
+    pub async fn submit_proof(
+        &self,
+        token: &str,
+        challenge: &str,
+        photo: Option<(&str, Vec<u8>)>,
+        text: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut form = reqwest::multipart::Form::new();
+        if let Some((name, bytes)) = photo {
+            form = form.part("photo", reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()));
+        }
+        if let Some(t) = text {
+            form = form.text("text", t.to_owned());
+        }
+        let resp = self
+            .http
+            .post(self.url(&format!("/api/v1/challenges/{challenge}/proofs")))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or_default())
+    }
+}

@@ -7,6 +7,7 @@
 //! unique index, and the stake moves through the ledger in the same transaction. Nothing relies on a lock in this
 //! process, so it holds with several server instances on PostgreSQL.
 
+pub mod proofs;
 pub mod rules;
 pub mod scheduler;
 pub mod settle;
@@ -78,7 +79,7 @@ fn not_found() -> ApiError {
     ApiError::not_found("No such challenge.")
 }
 
-async fn load(tx: &mut Tx, id: Uuid) -> ApiResult<ChallengeRow> {
+pub(crate) async fn load(tx: &mut Tx, id: Uuid) -> ApiResult<ChallengeRow> {
     store::challenges::get(tx, id).await?.filter(|c| c.deleted_at.is_none()).ok_or_else(not_found)
 }
 

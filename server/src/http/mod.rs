@@ -9,6 +9,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod ops;
 pub mod payments;
+pub mod proofs;
 pub mod users;
 pub mod wallet;
 
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .merge(wallet::router())
         .merge(payments::router())
         .merge(challenges::router())
+        .merge(proofs::router())
         .merge(admin::router());
     let mut doc = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api).merge(ops::router());
     if state.config.dev {

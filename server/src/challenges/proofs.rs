@@ -1,0 +1,288 @@
+//! Daily proofs: at most one per participant per proof day, inside that day in the challenge's time zone as the
+//! server's clock says when the request arrived (never the device's clock). A photo is checked by its content,
+//! stored by content hash with a thumbnail, and served back only to the challenge's participants.
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use chrono::{NaiveDate, Utc};
+use nene_shared::challenges::{
+    ChallengeId, ChallengeStatus, Proof, ProofId, ProofQuery, ProofStatus, ProofType, UserSummary, limits,
+};
+use nene_shared::page::Page;
+use nene_shared::users::Role;
+use nene_shared::{ErrorCode, FieldCode, UserId};
+use uuid::Uuid;
+
+use super::{calendar_of, rules, status_of};
+use crate::app::AppState;
+use crate::auth::tokens::AccessClaims;
+use crate::error::{ApiError, ApiResult};
+use crate::notify;
+use crate::photos::{self, PhotoError};
+use crate::store::challenges::{NewProof, ProofRow};
+use crate::store::{self, Tx, from_millis};
+
+/// What a person sent as a day's proof.
+pub struct Submission {
+    pub photo: Option<Vec<u8>>,
+    pub text: Option<String>,
+}
+
+fn view(p: &ProofRow) -> Proof {
+    let photo = p.photo_hash.is_some();
+    Proof {
+        id: ProofId::from_uuid(p.id),
+        challenge_id: ChallengeId::from_uuid(p.challenge_id),
+        user: UserSummary { id: UserId::from_uuid(p.user_id), nickname: p.nickname.clone() },
+        day: NaiveDate::parse_from_str(&p.day, "%Y-%m-%d").unwrap_or_default(),
+        text: p.text.clone(),
+        photo_url: photo.then(|| format!("/api/v1/proofs/{}/photo", p.id)),
+        thumbnail_url: photo.then(|| format!("/api/v1/proofs/{}/thumbnail", p.id)),
+        status: ProofStatus::parse(&p.status).unwrap_or(ProofStatus::Accepted),
+        reject_reason: p.reject_reason.clone(),
+        report_count: p.report_count,
+        created_at: from_millis(p.created_at),
+    }
+}
+
+fn unprocessable(code: ErrorCode, message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+}
+
+fn already_submitted() -> ApiError {
+    ApiError::conflict(ErrorCode::ProofAlreadySubmitted, "You already proved today. See you tomorrow!")
+}
+
+fn not_a_participant() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, ErrorCode::NotAParticipant, "Only participants can do this.")
+}
+
+pub async fn submit(state: &AppState, user: UserId, challenge: ChallengeId, sub: Submission) -> ApiResult<Proof> {
+    // The day is judged by when the request arrived, before any slow photo work.
+    let received = state.clock.now();
+    let text = sub.text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+    if text.as_ref().is_some_and(|t| t.chars().count() > limits::PROOF_TEXT_MAX) {
+        return Err(ApiError::validation(BTreeMap::from([("text".to_owned(), FieldCode::TooLong)])));
+    }
+    let photo = sub.photo.filter(|p| !p.is_empty());
+
+    let mut tx = state.db.begin_read().await?;
+    let row = super::load(&mut tx, challenge.as_uuid()).await?;
+    let participation = store::challenges::active_participation(&mut tx, row.id, user.as_uuid()).await?;
+    drop(tx);
+    let participation = participation.ok_or_else(not_a_participant)?;
+    if status_of(&row) != ChallengeStatus::InProgress {
+        return Err(unprocessable(ErrorCode::ChallengeNotInProgress, "Proofs open when the challenge starts."));
+    }
+    let cal = calendar_of(&row);
+    let day = cal.today(received);
+    if !cal.is_proof_day(day) {
+        return Err(unprocessable(ErrorCode::NotAProofDay, "Today is not a proof day of this challenge."));
+    }
+    let proof_type = ProofType::parse(&row.proof_type).unwrap_or(ProofType::Both);
+    if !rules::proof_content_ok(proof_type, photo.is_some(), text.is_some()) {
+        let mut fields = BTreeMap::new();
+        if matches!(proof_type, ProofType::Photo | ProofType::Both) && photo.is_none() {
+            fields.insert("photo".to_owned(), FieldCode::Required);
+        }
+        if matches!(proof_type, ProofType::Text | ProofType::Both) && text.is_none() {
+            fields.insert("text".to_owned(), FieldCode::Required);
+        }
+        let mut e = ApiError::validation(fields);
+        e.code = ErrorCode::ProofContentMissing;
+        e.message = "This challenge's proof needs a photo, a text, or both.".into();
+        return Err(e);
+    }
+    let day_str = day.to_string();
+    let mut tx = state.db.begin_read().await?;
+    let exists = store::challenges::proof_exists(&mut tx, participation.id, &day_str).await?;
+    drop(tx);
+    if exists {
+        return Err(already_submitted());
+    }
+
+    let (photo_hash, thumb_hash, mime) = match photo {
+        None => (None, None, None),
+        Some(bytes) => {
+            let checked = photos::check_blocking(bytes.clone()).await.map_err(|e| match e {
+                PhotoError::Join(e) => ApiError::internal(&e),
+                other => {
+                    let field = if matches!(other, PhotoError::TooLarge { .. }) {
+                        FieldCode::TooLong
+                    } else {
+                        FieldCode::Invalid
+                    };
+                    unprocessable(ErrorCode::InvalidPhoto, &format!("The photo cannot be used: {other}."))
+                        .with_field("photo", field)
+                }
+            })?;
+            let photo_hash = state.files.put(&bytes).await.map_err(|e| ApiError::internal(&e))?;
+            let thumb_hash = state.files.put(&checked.thumbnail_jpeg).await.map_err(|e| ApiError::internal(&e))?;
+            (Some(photo_hash), Some(thumb_hash), Some(checked.format.mime()))
+        }
+    };
+
+    let id = Uuid::now_v7();
+    let mut tx = state.db.begin_write().await?;
+    store::challenges::lock(&mut tx, row.id).await?;
+    let current = super::load(&mut tx, row.id).await?;
+    if status_of(&current) != ChallengeStatus::InProgress {
+        return Err(unprocessable(ErrorCode::ChallengeNotInProgress, "The challenge is over."));
+    }
+    let new = NewProof {
+        id,
+        challenge_id: row.id,
+        participation_id: participation.id,
+        user_id: user.as_uuid(),
+        day: &day_str,
+        text: text.as_deref(),
+        photo_hash: photo_hash.as_deref(),
+        photo_mime: mime,
+        thumb_hash: thumb_hash.as_deref(),
+        now_ms: Utc::now().timestamp_millis(),
+    };
+    store::challenges::insert_proof(&mut tx, &new)
+        .await
+        .map_err(|e| if e.unique_violation().is_some() { already_submitted() } else { e.into() })?;
+    let saved = store::challenges::proof(&mut tx, id).await?.ok_or_else(|| ApiError::internal(&"proof vanished"))?;
+    tx.commit().await.map_err(|e| if e.unique_violation().is_some() { already_submitted() } else { e.into() })?;
+    Ok(view(&saved))
+}
+
+/// Participants (and admins) may see a challenge's proofs.
+async fn may_see(tx: &mut Tx, challenge: Uuid, who: &AccessClaims) -> ApiResult<()> {
+    if who.role == Role::Admin.as_str()
+        || store::challenges::active_participation(tx, challenge, who.sub).await?.is_some()
+    {
+        Ok(())
+    } else {
+        Err(not_a_participant())
+    }
+}
+
+pub async fn list(
+    state: &AppState,
+    who: &AccessClaims,
+    challenge: ChallengeId,
+    q: &ProofQuery,
+) -> ApiResult<Page<Proof>> {
+    let before = match q.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => Some(
+            c.split_once('_')
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.parse::<Uuid>().ok()?)))
+                .ok_or_else(|| ApiError::validation(BTreeMap::from([("cursor".to_owned(), FieldCode::Invalid)])))?,
+        ),
+    };
+    let limit = i64::from(q.limit.unwrap_or(20).clamp(1, 100));
+    let mut tx = state.db.begin_read().await?;
+    super::load(&mut tx, challenge.as_uuid()).await?;
+    may_see(&mut tx, challenge.as_uuid(), who).await?;
+    let day = q.day.map(|d| d.to_string());
+    let rows = store::challenges::proofs(&mut tx, challenge.as_uuid(), day.as_deref(), before, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    let items: Vec<Proof> = rows.iter().take(limit as usize).map(view).collect();
+    let next_cursor =
+        if more { rows.get(limit as usize - 1).map(|r| format!("{}_{}", r.created_at, r.id)) } else { None };
+    Ok(Page { items, next_cursor })
+}
+
+/// A proof's photo or thumbnail bytes and content type, for participants.
+pub async fn image(
+    state: &AppState,
+    who: &AccessClaims,
+    id: ProofId,
+    thumbnail: bool,
+) -> ApiResult<(&'static str, Vec<u8>)> {
+    let mut tx = state.db.begin_read().await?;
+    let proof =
+        store::challenges::proof(&mut tx, id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("No such proof."))?;
+    may_see(&mut tx, proof.challenge_id, who).await?;
+    drop(tx);
+    let (hash, mime) = if thumbnail {
+        (proof.thumb_hash, Some("image/jpeg"))
+    } else {
+        let mime = match proof.photo_mime.as_deref() {
+            Some("image/png") => Some("image/png"),
+            Some("image/webp") => Some("image/webp"),
+            Some(_) => Some("image/jpeg"),
+            None => None,
+        };
+        (proof.photo_hash, mime)
+    };
+    let (Some(hash), Some(mime)) = (hash, mime) else { return Err(ApiError::not_found("This proof has no photo.")) };
+    let bytes = state.files.get(&hash).await.map_err(|e| ApiError::internal(&e))?;
+    bytes.map(|b| (mime, b)).ok_or_else(|| ApiError::internal(&format!("photo {hash} missing from the store")))
+}
+
+fn reason_of(reason: &str) -> ApiResult<String> {
+    let r = reason.trim();
+    if r.is_empty() {
+        return Err(ApiError::validation(BTreeMap::from([("reason".to_owned(), FieldCode::Required)])));
+    }
+    if r.chars().count() > limits::REASON_MAX {
+        return Err(ApiError::validation(BTreeMap::from([("reason".to_owned(), FieldCode::TooLong)])));
+    }
+    Ok(r.to_owned())
+}
+
+/// Any other participant may report a proof, once.
+pub async fn report(state: &AppState, who: &AccessClaims, id: ProofId, reason: &str) -> ApiResult<Proof> {
+    let reason = reason_of(reason)?;
+    let mut tx = state.db.begin_write().await?;
+    let proof =
+        store::challenges::proof(&mut tx, id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("No such proof."))?;
+    if store::challenges::active_participation(&mut tx, proof.challenge_id, who.sub).await?.is_none() {
+        return Err(not_a_participant());
+    }
+    if proof.user_id == who.sub {
+        return Err(ApiError::forbidden("You cannot report your own proof."));
+    }
+    if !store::challenges::report_proof(&mut tx, proof.id, who.sub, &reason, Utc::now().timestamp_millis()).await? {
+        return Err(ApiError::conflict(ErrorCode::AlreadyReported, "You already reported this proof."));
+    }
+    let saved =
+        store::challenges::proof(&mut tx, proof.id).await?.ok_or_else(|| ApiError::internal(&"proof vanished"))?;
+    tx.commit().await?;
+    Ok(view(&saved))
+}
+
+/// The creator or an admin rejects a proof while the challenge runs; that day stops counting.
+pub async fn reject(state: &AppState, who: &AccessClaims, id: ProofId, reason: &str) -> ApiResult<Proof> {
+    let reason = reason_of(reason)?;
+    let now = Utc::now().timestamp_millis();
+    let mut tx = state.db.begin_write().await?;
+    let proof =
+        store::challenges::proof(&mut tx, id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("No such proof."))?;
+    store::challenges::lock(&mut tx, proof.challenge_id).await?;
+    let challenge = super::load(&mut tx, proof.challenge_id).await?;
+    if challenge.creator_id != who.sub && who.role != Role::Admin.as_str() {
+        return Err(ApiError::forbidden("Only the challenge's creator or an admin can reject a proof."));
+    }
+    // Once the last window has closed the outcome is settled from the proofs as they are.
+    let closed = state.clock.now().timestamp_millis() >= challenge.ends_at;
+    if status_of(&challenge) != ChallengeStatus::InProgress || closed {
+        return Err(ApiError::conflict(
+            ErrorCode::ProofNotRejectable,
+            "Proofs can be rejected only while the challenge runs.",
+        ));
+    }
+    if !store::challenges::reject_proof(&mut tx, proof.id, &reason, who.sub).await? {
+        return Err(ApiError::conflict(ErrorCode::ProofNotRejectable, "This proof was already rejected."));
+    }
+    notify::record(
+        &mut tx,
+        proof.user_id,
+        notify::Kind::ProofRejected,
+        "인증 반려",
+        &format!("'{}' {} 인증이 반려됐어요: {reason}", challenge.title, proof.day),
+        &[("challenge_id", challenge.id.to_string()), ("proof_id", proof.id.to_string())],
+        now,
+    )
+    .await?;
+    let saved =
+        store::challenges::proof(&mut tx, proof.id).await?.ok_or_else(|| ApiError::internal(&"proof vanished"))?;
+    tx.commit().await?;
+    Ok(view(&saved))
+}
