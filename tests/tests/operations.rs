@@ -68,8 +68,15 @@ async fn dev_clock_exists_only_in_dev_mode(backend: Backend) {
     let (status, body) = dev.post("/dev/clock", None, &json!({"advance_secs": -10})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(dev.state.clock.offset_ms(), 86_400_000);
-    // Demo accounts are seeded in dev mode.
+    // Demo accounts, their welcome points and a few recruiting challenges are seeded in dev mode.
     assert_eq!(dev.count("users").await, 3);
+    assert_eq!(dev.count("challenges").await, 3);
+    let (_, login) = dev
+        .post("/api/v1/auth/login", None, &json!({"email": "nene@demo.nene.app", "password": "nene-demo-1234"}))
+        .await;
+    let (_, list) = dev.get("/api/v1/challenges", login["access_token"].as_str()).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 3);
+    nene_tests::assert_ledger_ok(&dev.state.db).await;
     let (_, doc) = dev.get("/api/v1/openapi.json", None).await;
     assert!(doc["paths"].get("/dev/clock").is_some());
 
@@ -80,4 +87,9 @@ async fn dev_clock_exists_only_in_dev_mode(backend: Backend) {
     let again = TestServer::start_on(db, config).await;
     assert_eq!(again.state.clock.offset_ms(), 86_400_000);
     assert_eq!(again.count("users").await, 3);
+    assert_eq!(again.count("challenges").await, 3);
+    assert_eq!(again.count("ledger_transfers").await, {
+        // 3 welcome bonuses + 3 creators' stakes + 3 joins: nothing added by the restart.
+        9
+    });
 }
