@@ -84,6 +84,20 @@ async fn an_interrupted_settlement_pays_everyone_exactly_once(backend: Backend) 
     assert_eq!(scheduler::step(&s.state).await.unwrap(), 0);
     move_clock_to(&s, start + chrono::Duration::days(3));
 
+    // While another runner (say, another server instance) holds the challenge, nobody else settles it.
+    let mut tx = db.begin_write().await.unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    assert!(
+        store::challenges::acquire_lease(&mut tx, &format!("settle:{id}"), "other-instance", now, now + 60_000)
+            .await
+            .unwrap()
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(settle::settle(&s.state, id, 2, None).await.unwrap(), settle::Progress::Busy);
+    let mut tx = db.begin_write().await.unwrap();
+    store::challenges::release_lease(&mut tx, &format!("settle:{id}"), "other-instance").await.unwrap();
+    tx.commit().await.unwrap();
+
     // The first run dies after three participants.
     let first = settle::settle(&s.state, id, 2, Some(3)).await.unwrap();
     assert_eq!(first, settle::Progress::Stopped);
