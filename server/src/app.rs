@@ -18,8 +18,11 @@ use crate::auth::tokens::JwtKeys;
 use crate::clock::DomainClock;
 use crate::config::{Config, DatabaseConfig};
 use crate::files::{FileStore, LocalFiles};
+use crate::integrations::fcm::{FcmClient, ServiceAccount};
 use crate::integrations::toss::TossClient;
 use crate::payments::Payments;
+use crate::push::Push;
+use crate::sandbox::fcm::FcmSandbox;
 use crate::sandbox::toss::TossSandbox;
 use crate::store::{self, Db, StoreError};
 use crate::{dev, http, jobs, telemetry};
@@ -46,6 +49,10 @@ pub struct AppState {
     pub payment_limiter: Arc<PaymentLimiter>,
     /// Proof photos and thumbnails, by content hash.
     pub files: FileStore,
+    /// FCM push, when switched on.
+    pub push: Option<Arc<Push>>,
+    /// Dev mode: the FCM sandbox served under `/dev/fcm`.
+    pub fcm_sandbox: Option<FcmSandbox>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +69,8 @@ pub enum StartError {
     Config(#[from] crate::config::ConfigError),
     #[error("could not set up TossPayments: {0}")]
     Toss(#[from] crate::integrations::toss::TossError),
+    #[error("could not set up FCM: {0}")]
+    Fcm(#[from] crate::integrations::fcm::FcmError),
 }
 
 pub struct Application {
@@ -143,6 +152,7 @@ pub async fn build_state(config: Config, addr: Option<SocketAddr>) -> Result<App
     }
     let (payments, toss_sandbox) = payments_from(&config, addr)?;
     let files_root = config.data_dir.join("files");
+    let (push, fcm_sandbox) = push_from(&config, addr)?;
     let per_minute = NonZeroU32::new(config.payment_requests_per_minute).unwrap_or(NonZeroU32::MIN);
     Ok(AppState {
         db,
@@ -156,7 +166,42 @@ pub async fn build_state(config: Config, addr: Option<SocketAddr>) -> Result<App
         wake: Arc::new(Notify::new()),
         payment_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute))),
         files: FileStore::Local(LocalFiles::new(files_root)),
+        push: push.map(Arc::new),
+        fcm_sandbox,
     })
+}
+
+const FCM_API: &str = "https://fcm.googleapis.com";
+const GOOGLE_TOKEN_URL: &str = "https://oauth2.googleapis.com/token";
+
+/// Push is on when a service account is configured, and in dev mode against the built-in sandbox (explicit
+/// settings win). Otherwise notifications stay in the inbox only, said once at start.
+fn push_from(config: &Config, addr: Option<SocketAddr>) -> Result<(Option<Push>, Option<FcmSandbox>), StartError> {
+    let fcm = &config.fcm;
+    let timeout = std::time::Duration::from_secs(10);
+    if let Some(path) = &fcm.credentials {
+        let account = ServiceAccount::from_file(path)?;
+        let token_url =
+            fcm.token_url.clone().or_else(|| account.token_uri.clone()).unwrap_or_else(|| GOOGLE_TOKEN_URL.into());
+        let base = fcm.base_url.clone().unwrap_or_else(|| FCM_API.to_owned());
+        let client = FcmClient::new(account, &base, &token_url, timeout)?;
+        tracing::info!(base = %base, "push: FCM");
+        return Ok((Some(Push { fcm: client }), None));
+    }
+    if config.dev
+        && let Some(addr) = addr
+    {
+        let sandbox = FcmSandbox::new();
+        let base = fcm.base_url.clone().unwrap_or_else(|| format!("http://{addr}/dev/fcm"));
+        let token_url = fcm.token_url.clone().unwrap_or_else(|| format!("http://{addr}/dev/fcm/token"));
+        let client = FcmClient::new(FcmSandbox::test_account(), &base, &token_url, timeout)?;
+        tracing::info!(base = %base, "push: dev sandbox of FCM");
+        return Ok((Some(Push { fcm: client }), Some(sandbox)));
+    }
+    if addr.is_some() {
+        tracing::info!("push: off (set NENE_FCM_CREDENTIALS to switch it on); notifications stay in the inbox");
+    }
+    Ok((None, None))
 }
 
 /// The live TossPayments API.

@@ -43,6 +43,21 @@ pub struct Config {
     pub run_workers: bool,
     /// Payment requests one user may make per minute.
     pub payment_requests_per_minute: u32,
+    /// Local hour (in each challenge's time zone) of the daily reminder to those who have not proved yet.
+    pub reminder_hour: u32,
+    /// Firebase Cloud Messaging. Outside dev mode, push is off unless credentials are given.
+    pub fcm: FcmConfig,
+}
+
+/// Where and how to reach FCM.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FcmConfig {
+    /// `None`: `https://fcm.googleapis.com` (or the sandbox in dev mode).
+    pub base_url: Option<String>,
+    /// `None`: the service account's `token_uri`, else Google's token endpoint.
+    pub token_url: Option<String>,
+    /// Path of the service-account JSON file.
+    pub credentials: Option<PathBuf>,
 }
 
 /// Where and how to reach TossPayments.
@@ -89,6 +104,8 @@ impl Config {
             toss: TossConfig::default(),
             run_workers: true,
             payment_requests_per_minute: 30,
+            reminder_hour: 20,
+            fcm: FcmConfig::default(),
         }
     }
 
@@ -164,6 +181,37 @@ impl Config {
         }
         if let Some(n) = get("NENE_PAYMENT_REQUESTS_PER_MINUTE") {
             config.payment_requests_per_minute = parse_positive("NENE_PAYMENT_REQUESTS_PER_MINUTE", n)?;
+        }
+        if let Some(hour) = get("NENE_REMINDER_HOUR") {
+            config.reminder_hour = match hour.parse::<u32>() {
+                Ok(h) if h < 24 => h,
+                _ => {
+                    return Err(ConfigError {
+                        name: "NENE_REMINDER_HOUR",
+                        reason: format!("`{hour}` is not an hour 0 to 23"),
+                    });
+                }
+            };
+        }
+        for (name, slot) in
+            [("NENE_FCM_BASE_URL", &mut config.fcm.base_url), ("NENE_FCM_TOKEN_URL", &mut config.fcm.token_url)]
+        {
+            if let Some(url) = get(name) {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(ConfigError { name, reason: format!("`{url}` is not an http(s) URL") });
+                }
+                *slot = Some(url.trim_end_matches('/').to_owned());
+            }
+        }
+        if let Some(path) = get("NENE_FCM_CREDENTIALS") {
+            let path = PathBuf::from(path);
+            if !path.is_file() {
+                return Err(ConfigError {
+                    name: "NENE_FCM_CREDENTIALS",
+                    reason: format!("{} is not a readable service-account JSON file", path.display()),
+                });
+            }
+            config.fcm.credentials = Some(path);
         }
         config.validate()?;
         Ok(config)

@@ -22,6 +22,9 @@ pub fn spawn_all(state: &AppState, stop: &CancellationToken) -> Vec<JoinHandle<(
         spawn("refund-cancel", state, stop, |s| async move { worker::cancel_step(&s).await }),
         spawn("compensate", state, stop, |s| async move { worker::compensate_step(&s).await }),
         spawn("challenges", state, stop, |s| async move { crate::challenges::scheduler::step(&s).await }),
+        spawn("reminders", state, stop, |s| async move { crate::challenges::scheduler::reminder_step(&s).await }),
+        spawn("push", state, stop, |s| async move { crate::push::deliver_step(&s).await }),
+        spawn("push-metrics", state, stop, |s| async move { crate::push::record_queue_metrics(&s).await }),
         spawn("outbox-metrics", state, stop, |s| async move { record_depth(&s).await }),
     ]
 }

@@ -78,6 +78,7 @@ pub enum ErrorCode {
     Internal,
     Unavailable,
     PaymentsDisabled,
+    PushDisabled,
     /// A code this client version does not know yet.
     #[serde(other)]
     Unknown,
@@ -101,6 +102,7 @@ impl ErrorCode {
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::PaymentsDisabled => "PAYMENTS_DISABLED",
+            Self::PushDisabled => "PUSH_DISABLED",
             Self::EmailTaken => "EMAIL_TAKEN",
             Self::NicknameTaken => "NICKNAME_TAKEN",
             Self::IdempotencyRequestInProgress => "IDEMPOTENCY_REQUEST_IN_PROGRESS",

@@ -11,6 +11,7 @@ pub mod error;
 pub mod ids;
 pub mod ledger;
 pub mod money;
+pub mod notifications;
 pub mod ops;
 pub mod page;
 pub mod payments;

@@ -476,3 +476,42 @@ impl TestServer {
         (status, resp.json().await.unwrap_or_default())
     }
 }
+
+/// A server pushing to a sandbox of FCM on its own loopback port.
+pub struct WithPush {
+    pub server: TestServer,
+    pub fcm: nene_server::sandbox::fcm::FcmSandbox,
+    /// Where the sandbox listens (to point more server instances at it).
+    pub addr: std::net::SocketAddr,
+}
+
+impl WithPush {
+    /// Background workers are off unless `adjust` turns them on: tests step them by hand.
+    pub async fn start(backend: Backend, adjust: impl FnOnce(&mut Config)) -> WithPush {
+        let db = Arc::new(TestDatabase::create(backend).await);
+        let fcm = nene_server::sandbox::fcm::FcmSandbox::new();
+        let (addr, _task) = fcm.serve().await.expect("sandbox serves");
+        let mut config = test_config(&db);
+        config.run_workers = false;
+        push_to(&mut config, addr, &db);
+        adjust(&mut config);
+        let server = TestServer::start_on(db, config).await;
+        WithPush { server, fcm, addr }
+    }
+}
+
+/// Points `config` at an FCM sandbox listening on `addr`, with the sandbox's service account written to a file.
+pub fn push_to(config: &mut Config, addr: std::net::SocketAddr, db: &TestDatabase) {
+    let account = nene_server::sandbox::fcm::FcmSandbox::test_account();
+    let json = serde_json::json!({
+        "type": "service_account",
+        "project_id": account.project_id,
+        "client_email": account.client_email,
+        "private_key": account.private_key,
+    });
+    let path = db.dir.path().join("fcm-service-account.json");
+    std::fs::write(&path, json.to_string()).expect("write service account");
+    config.fcm.base_url = Some(format!("http://{addr}"));
+    config.fcm.token_url = Some(format!("http://{addr}/token"));
+    config.fcm.credentials = Some(path);
+}

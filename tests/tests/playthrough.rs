@@ -74,6 +74,10 @@ async fn a_three_person_challenge_played_through_in_dev_mode(backend: Backend) {
     let alice = s.signup("alice@example.com", "alice").await;
     let bob = s.signup("bob@example.com", "bob").await;
     let carol = s.signup("carol@example.com", "carol").await;
+    // Alice's phone gets pushes through the dev-mode FCM sandbox.
+    let (status, body) =
+        s.post("/api/v1/devices", Some(&alice.access), &json!({"platform": "ANDROID", "token": "alice-phone"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     for who in [&alice, &bob, &carol] {
         charge(&s, who, 20_000).await;
     }
@@ -120,5 +124,23 @@ async fn a_three_person_challenge_played_through_in_dev_mode(backend: Backend) {
     let (_, entries) = s.get("/api/v1/wallet/entries", Some(&bob.access)).await;
     let kinds: Vec<&str> = entries["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, vec!["PAYOUT", "STAKE_REFUND", "STAKE", "CHARGE"]);
+
+    // Every event reached Alice's inbox and, through the push queue, her phone.
+    let sandbox = s.state.fcm_sandbox.clone().expect("dev mode serves an FCM sandbox");
+    let (_, inbox) = s.get("/api/v1/notifications?limit=100", Some(&alice.access)).await;
+    let mut kinds: Vec<&str> = inbox["items"].as_array().unwrap().iter().map(|n| n["kind"].as_str().unwrap()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    assert_eq!(kinds, vec!["CHALLENGE_STARTING", "JOIN_CONFIRMED", "PAYMENT_RESULT", "SETTLEMENT_RESULT"]);
+    let total = inbox["items"].as_array().unwrap().len();
+    let mut pushed = 0;
+    for _ in 0..400 {
+        pushed = sandbox.delivered_to("alice-phone");
+        if pushed == total {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(pushed, total);
     assert_ledger_ok(&s.state.db).await;
 }

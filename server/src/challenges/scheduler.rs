@@ -111,6 +111,49 @@ pub async fn advance(state: &AppState, id: Uuid) -> ApiResult<bool> {
     }
 }
 
+/// Sends the daily reminder: once per challenge and day, from `reminder_hour` in the challenge's time zone, to
+/// each participant who has not proved yet that day. Returns how many challenges it reminded.
+pub async fn reminder_step(state: &AppState) -> StoreResult<usize> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin_read().await?;
+    let running = store::challenges::in_progress(&mut tx).await?;
+    drop(tx);
+    let mut reminded = 0;
+    for row in running {
+        let cal = calendar_of(&row);
+        let local = now.with_timezone(&cal.tz);
+        let today = local.date_naive();
+        if chrono::Timelike::hour(&local) < state.config.reminder_hour || !cal.is_proof_day(today) {
+            continue;
+        }
+        let real_now = Utc::now().timestamp_millis();
+        let mut tx = state.db.begin_write().await?;
+        if !store::notifications::claim_reminder(&mut tx, row.id, &today.to_string(), real_now).await? {
+            continue;
+        }
+        let day = today.to_string();
+        for p in store::challenges::participants(&mut tx, row.id).await? {
+            let done = store::challenges::proof_exists(&mut tx, p.id, &day).await?;
+            if done {
+                continue;
+            }
+            notify::record(
+                &mut tx,
+                p.user_id,
+                notify::Kind::ProofReminder,
+                "오늘 인증을 잊지 마세요",
+                &format!("'{}' 오늘 인증이 아직이에요. 자정 전에 남겨 주세요!", row.title),
+                &[("challenge_id", row.id.to_string()), ("day", day.clone())],
+                real_now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        reminded += 1;
+    }
+    Ok(reminded)
+}
+
 /// Whether a challenge still takes proofs or rejections: in progress and before its last window closed.
 pub fn proofs_open(status: ChallengeStatus) -> bool {
     status == ChallengeStatus::InProgress

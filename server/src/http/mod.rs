@@ -7,6 +7,7 @@ pub mod challenges;
 pub mod dev;
 pub mod extract;
 pub mod idempotency;
+pub mod notifications;
 pub mod ops;
 pub mod payments;
 pub mod proofs;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .merge(payments::router())
         .merge(challenges::router())
         .merge(proofs::router())
+        .merge(notifications::router())
         .merge(admin::router());
     let mut doc = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api).merge(ops::router());
     if state.config.dev {
@@ -86,6 +88,10 @@ pub fn router(state: AppState) -> Router {
     let openapi = Arc::new(openapi);
     let router = match &state.toss_sandbox {
         Some(sandbox) => router.nest_service("/dev/toss", sandbox.router()),
+        None => router,
+    };
+    let router = match &state.fcm_sandbox {
+        Some(sandbox) => router.nest_service("/dev/fcm", sandbox.router()),
         None => router,
     };
 

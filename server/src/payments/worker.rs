@@ -14,6 +14,7 @@ use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::integrations::toss::{TossError, TossPayment, TossStatus};
 use crate::ledger::{self, AccountId, LedgerError};
+use crate::notify;
 use crate::store::outbox::OutboxRow;
 use crate::store::{self, StoreResult};
 
@@ -177,12 +178,23 @@ async fn record_failed(state: &AppState, order_id: &str, code: &str, message: &s
     let mut tx = state.db.begin_write().await?;
     let Some(mut order) = store::payments::lock_order(&mut tx, order_id).await? else { return Ok(()) };
     if matches!(OrderStatus::parse(&order.status), Some(OrderStatus::Unknown | OrderStatus::Ready)) {
+        let now = real_now();
         order.status = OrderStatus::Failed.as_str().into();
         order.failure_code = Some(code.into());
         order.failure_message = Some(message.into());
         order.next_check_at = None;
-        order.updated_at = real_now();
+        order.updated_at = now;
         store::payments::save_order(&mut tx, &order).await?;
+        notify::record(
+            &mut tx,
+            order.user_id,
+            notify::Kind::PaymentResult,
+            "결제 실패",
+            &format!("{} 결제가 완료되지 않았어요: {message}", Points::new(order.amount).display()),
+            &[("order_id", order.id.clone()), ("status", "FAILED".into())],
+            now,
+        )
+        .await?;
         tx.commit().await?;
     }
     Ok(())
@@ -308,6 +320,16 @@ async fn credit_one(state: &AppState, row: &OutboxRow) -> ApiResult<()> {
         Ok(_) => {
             order.status = OrderStatus::Credited.as_str().into();
             order.credited_at = Some(now);
+            notify::record(
+                &mut tx,
+                order.user_id,
+                notify::Kind::PaymentResult,
+                "포인트 충전 완료",
+                &format!("{} 충전됐어요.", Points::new(order.amount).display()),
+                &[("order_id", order.id.clone()), ("status", "CREDITED".into())],
+                now,
+            )
+            .await?;
         }
         Err(LedgerError::WalletLimit { .. }) => {
             // Toss has the money but the points cannot go in: give the money back.

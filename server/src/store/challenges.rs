@@ -238,6 +238,15 @@ pub async fn due(tx: &mut Tx, now_ms: i64, limit: i64) -> StoreResult<Vec<Uuid>>
     Ok(on_conn!(tx, conn => sqlx::query_scalar(&sql).bind(now_ms).bind(limit).fetch_all(&mut *conn).await?))
 }
 
+/// Every challenge in progress (for the daily reminder).
+pub async fn in_progress(tx: &mut Tx) -> StoreResult<Vec<ChallengeRow>> {
+    let sql = format!(
+        "SELECT {CHALLENGE_COLUMNS} FROM challenges c JOIN users u ON u.id = c.creator_id \
+         WHERE c.status = 'IN_PROGRESS' AND c.deleted_at IS NULL ORDER BY c.id"
+    );
+    Ok(on_conn!(tx, conn => sqlx::query_as::<_, ChallengeRow>(&sql).fetch_all(&mut *conn).await?))
+}
+
 // ---- participations --------------------------------------------------------------------------------------------
 
 #[derive(Clone, Debug, sqlx::FromRow)]

@@ -1,4 +1,4 @@
-//! The notification inbox: one row per notification to a user.
+//! The notification inbox, device tokens, muted kinds and the push delivery queue.
 
 use uuid::Uuid;
 
@@ -15,29 +15,302 @@ pub struct NewNotification<'a> {
     pub now_ms: i64,
 }
 
+/// Records a notification and, unless its kind is muted, one pending delivery per device of the user — in the
+/// caller's transaction, so the push is as durable as the event.
 pub async fn insert(tx: &mut Tx, n: &NewNotification<'_>) -> StoreResult<Uuid> {
     let id = Uuid::now_v7();
-    on_conn!(tx, conn => sqlx::query(
+    on_conn!(tx, conn => {
+        sqlx::query(
             "INSERT INTO notifications (id, user_id, kind, title, body, data, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(id)
-        .bind(n.user_id)
-        .bind(n.kind)
-        .bind(n.title)
-        .bind(n.body)
-        .bind(n.data)
-        .bind(n.now_ms)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected());
+            .bind(id)
+            .bind(n.user_id)
+            .bind(n.kind)
+            .bind(n.title)
+            .bind(n.body)
+            .bind(n.data)
+            .bind(n.now_ms)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "INSERT INTO notification_deliveries (notification_id, user_id, device_token, next_attempt_at, \
+             created_at, updated_at) \
+             SELECT $1, d.user_id, d.token, $3, $3, $3 FROM devices d WHERE d.user_id = $2 \
+             AND NOT EXISTS (SELECT 1 FROM notification_mutes m WHERE m.user_id = $2 AND m.kind = $4)")
+            .bind(id)
+            .bind(n.user_id)
+            .bind(n.now_ms)
+            .bind(n.kind)
+            .execute(&mut *conn)
+            .await?;
+    });
     Ok(id)
 }
 
-/// (kind, data) of a user's notifications, oldest first (for tests and the inbox).
+/// (kind, data) of a user's notifications, oldest first.
 pub async fn kinds_of(tx: &mut Tx, user: Uuid) -> StoreResult<Vec<(String, String)>> {
     Ok(on_conn!(tx, conn => sqlx::query_as(
             "SELECT kind, data FROM notifications WHERE user_id = $1 ORDER BY created_at, id")
         .bind(user)
         .fetch_all(&mut *conn)
         .await?))
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct InboxRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub data: String,
+    pub created_at: i64,
+    pub read_at: Option<i64>,
+    pub deliveries: i64,
+    pub sent: i64,
+    pub pending: i64,
+}
+
+/// A user's inbox, newest first, below the cursor (created_at, id).
+pub async fn inbox(
+    tx: &mut Tx,
+    user: Uuid,
+    unread_only: bool,
+    before: Option<(i64, Uuid)>,
+    limit: i64,
+) -> StoreResult<Vec<InboxRow>> {
+    let (before_at, before_id) = before.unzip();
+    Ok(on_conn!(tx, conn => sqlx::query_as::<_, InboxRow>(
+            "SELECT n.id, n.kind, n.title, n.body, n.data, n.created_at, n.read_at, \
+             (SELECT COUNT(*) FROM notification_deliveries d WHERE d.notification_id = n.id) AS deliveries, \
+             (SELECT COUNT(*) FROM notification_deliveries d WHERE d.notification_id = n.id AND d.status = 'SENT') AS sent, \
+             (SELECT COUNT(*) FROM notification_deliveries d WHERE d.notification_id = n.id AND d.status = 'PENDING') AS pending \
+             FROM notifications n WHERE n.user_id = $1 AND ($2 = FALSE OR n.read_at IS NULL) \
+             AND ($3 IS NULL OR n.created_at < $3 OR (n.created_at = $3 AND n.id < $4)) \
+             ORDER BY n.created_at DESC, n.id DESC LIMIT $5")
+        .bind(user)
+        .bind(unread_only)
+        .bind(before_at)
+        .bind(before_id)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?))
+}
+
+pub async fn unread_count(tx: &mut Tx, user: Uuid) -> StoreResult<i64> {
+    Ok(on_conn!(tx, conn => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL")
+        .bind(user)
+        .fetch_one(&mut *conn)
+        .await?))
+}
+
+/// Marks one of the user's notifications read; false when it is not theirs (or does not exist).
+pub async fn mark_read(tx: &mut Tx, user: Uuid, id: Uuid, now_ms: i64) -> StoreResult<bool> {
+    let exists: i64 = on_conn!(tx, conn => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM notifications WHERE id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(user)
+        .fetch_one(&mut *conn)
+        .await?);
+    if exists == 0 {
+        return Ok(false);
+    }
+    on_conn!(tx, conn => sqlx::query(
+            "UPDATE notifications SET read_at = $3 WHERE id = $1 AND user_id = $2 AND read_at IS NULL")
+        .bind(id)
+        .bind(user)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(true)
+}
+
+// ---- devices and mutes ---------------------------------------------------------------------------------------
+
+/// Registers a device token for `user`; a token seen before (another account signed in on the same phone) moves.
+pub async fn upsert_device(tx: &mut Tx, token: &str, user: Uuid, platform: &str, now_ms: i64) -> StoreResult<()> {
+    on_conn!(tx, conn => sqlx::query(
+            "INSERT INTO devices (token, user_id, platform, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
+             ON CONFLICT (token) DO UPDATE SET user_id = $2, platform = $3, updated_at = $4")
+        .bind(token)
+        .bind(user)
+        .bind(platform)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+/// Removes a device token; `user` limits it to the owner's own (None: any, for dead tokens).
+pub async fn delete_device(tx: &mut Tx, token: &str, user: Option<Uuid>) -> StoreResult<bool> {
+    let n = on_conn!(tx, conn => sqlx::query("DELETE FROM devices WHERE token = $1 AND ($2 IS NULL OR user_id = $2)")
+        .bind(token)
+        .bind(user)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(n == 1)
+}
+
+pub async fn devices_of(tx: &mut Tx, user: Uuid) -> StoreResult<Vec<String>> {
+    Ok(on_conn!(tx, conn => sqlx::query_scalar("SELECT token FROM devices WHERE user_id = $1 ORDER BY token")
+        .bind(user)
+        .fetch_all(&mut *conn)
+        .await?))
+}
+
+pub async fn muted(tx: &mut Tx, user: Uuid) -> StoreResult<Vec<String>> {
+    Ok(on_conn!(tx, conn => sqlx::query_scalar("SELECT kind FROM notification_mutes WHERE user_id = $1 ORDER BY kind")
+        .bind(user)
+        .fetch_all(&mut *conn)
+        .await?))
+}
+
+pub async fn set_muted(tx: &mut Tx, user: Uuid, kinds: &[&str]) -> StoreResult<()> {
+    on_conn!(tx, conn => {
+        sqlx::query("DELETE FROM notification_mutes WHERE user_id = $1").bind(user).execute(&mut *conn).await?;
+        for kind in kinds {
+            sqlx::query("INSERT INTO notification_mutes (user_id, kind) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(user)
+                .bind(*kind)
+                .execute(&mut *conn)
+                .await?;
+        }
+    });
+    Ok(())
+}
+
+// ---- the delivery queue --------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub notification_id: Uuid,
+    pub device_token: String,
+    pub attempts: i64,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub data: String,
+}
+
+/// Claims up to `limit` due deliveries for `lease_ms` of real time and counts the attempt. PostgreSQL skips rows
+/// another instance is claiming, so two instances never hold the same delivery; a worker that dies loses its
+/// claim when the lease runs out.
+pub async fn claim(
+    tx: &mut Tx,
+    domain_now: i64,
+    real_now: i64,
+    lease_ms: i64,
+    limit: i64,
+) -> StoreResult<Vec<DeliveryRow>> {
+    let skip = if tx.is_postgres() { " FOR UPDATE SKIP LOCKED" } else { "" };
+    let sql = format!(
+        "SELECT id FROM notification_deliveries WHERE status = 'PENDING' AND next_attempt_at <= $1 \
+         AND (locked_until IS NULL OR locked_until < $2) ORDER BY next_attempt_at, id LIMIT $3{skip}"
+    );
+    let ids: Vec<i64> = on_conn!(tx, conn => sqlx::query_scalar(&sql)
+        .bind(domain_now)
+        .bind(real_now)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?);
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows = Vec::with_capacity(ids.len());
+    for id in ids {
+        let row: Option<DeliveryRow> = on_conn!(tx, conn => sqlx::query_as::<_, DeliveryRow>(
+                "UPDATE notification_deliveries SET locked_until = $2, attempts = attempts + 1 WHERE id = $1 \
+                 RETURNING id, notification_id, device_token, attempts, \
+                 (SELECT kind FROM notifications n WHERE n.id = notification_id) AS kind, \
+                 (SELECT title FROM notifications n WHERE n.id = notification_id) AS title, \
+                 (SELECT body FROM notifications n WHERE n.id = notification_id) AS body, \
+                 (SELECT data FROM notifications n WHERE n.id = notification_id) AS data")
+            .bind(id)
+            .bind(real_now + lease_ms)
+            .fetch_optional(&mut *conn)
+            .await?);
+        rows.extend(row);
+    }
+    Ok(rows)
+}
+
+pub async fn mark_sent(tx: &mut Tx, id: i64, now_ms: i64) -> StoreResult<()> {
+    on_conn!(tx, conn => sqlx::query(
+            "UPDATE notification_deliveries SET status = 'SENT', sent_at = $2, locked_until = NULL, last_error = NULL, \
+             updated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+pub async fn mark_retry(tx: &mut Tx, id: i64, due_ms: i64, error: &str, now_ms: i64) -> StoreResult<()> {
+    on_conn!(tx, conn => sqlx::query(
+            "UPDATE notification_deliveries SET next_attempt_at = $2, locked_until = NULL, last_error = $3, \
+             updated_at = $4 WHERE id = $1")
+        .bind(id)
+        .bind(due_ms)
+        .bind(error)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+pub async fn mark_failed(tx: &mut Tx, id: i64, status: &str, error: &str, now_ms: i64) -> StoreResult<()> {
+    on_conn!(tx, conn => sqlx::query(
+            "UPDATE notification_deliveries SET status = $2, locked_until = NULL, last_error = $3, updated_at = $4 \
+             WHERE id = $1")
+        .bind(id)
+        .bind(status)
+        .bind(error)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+/// A dead token: forget the device and drop every delivery still waiting for it.
+pub async fn drop_token(tx: &mut Tx, token: &str, error: &str, now_ms: i64) -> StoreResult<()> {
+    on_conn!(tx, conn => {
+        sqlx::query("DELETE FROM devices WHERE token = $1").bind(token).execute(&mut *conn).await?;
+        sqlx::query(
+            "UPDATE notification_deliveries SET status = 'DROPPED', locked_until = NULL, last_error = $2, \
+             updated_at = $3 WHERE device_token = $1 AND status = 'PENDING'")
+            .bind(token)
+            .bind(error)
+            .bind(now_ms)
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Deliveries per status (for the metrics).
+pub async fn delivery_counts(tx: &mut Tx) -> StoreResult<Vec<(String, i64)>> {
+    Ok(on_conn!(tx, conn => sqlx::query_as(
+            "SELECT status, COUNT(*) FROM notification_deliveries GROUP BY status ORDER BY status")
+        .fetch_all(&mut *conn)
+        .await?))
+}
+
+/// Records that a challenge's reminder for `day` went out; false when it already had.
+pub async fn claim_reminder(tx: &mut Tx, challenge: Uuid, day: &str, now_ms: i64) -> StoreResult<bool> {
+    let n = on_conn!(tx, conn => sqlx::query(
+            "INSERT INTO reminder_runs (challenge_id, day, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(challenge)
+        .bind(day)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(n == 1)
 }

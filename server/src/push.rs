@@ -1,0 +1,162 @@
+//! Push notifications through FCM: device tokens, and the durable delivery queue.
+//!
+//! Every notification is a row in the inbox; each device it goes to is a delivery row written in the same
+//! transaction as the notification (see `store::notifications::insert`). The worker claims due deliveries in
+//! batches under a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so instances never share one), sends them
+//! concurrently, and records each outcome: SENT; DROPPED for a dead token (the device is forgotten and nothing more
+//! is sent to it); retried with exponential backoff and jitter (honouring Retry-After) for transient failures; and
+//! FAILED after the last try or for a request FCM calls malformed. Nothing is lost by a restart: a claimed delivery
+//! whose worker died becomes due again when its lease runs out — the only duplicate possible is a send whose answer
+//! arrived just before the process died, since FCM takes no idempotency key.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures::StreamExt;
+use nene_shared::notifications::RegisterDeviceRequest;
+use nene_shared::{ErrorCode, FieldCode, UserId};
+use rand::Rng;
+
+use crate::app::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::integrations::fcm::{FcmClient, Message, SendOutcome};
+use crate::store::notifications::DeliveryRow;
+use crate::store::{self, StoreResult};
+
+/// Push, when switched on.
+pub struct Push {
+    pub fcm: FcmClient,
+}
+
+/// One first try and three retries.
+pub const MAX_ATTEMPTS: i64 = 4;
+/// Base delays before retry 1, 2 and 3 (±20 % jitter, so a burst of failures does not retry in lockstep).
+const BACKOFF: [Duration; 3] = [Duration::from_secs(10), Duration::from_secs(60), Duration::from_secs(300)];
+const LEASE_MS: i64 = 60_000;
+const BATCH: i64 = 500;
+const CONCURRENCY: usize = 64;
+
+fn disabled() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::PushDisabled,
+        "Push notifications are switched off on this server; the inbox still has everything.",
+    )
+}
+
+pub async fn register_device(state: &AppState, user: UserId, req: RegisterDeviceRequest) -> ApiResult<()> {
+    if state.push.is_none() {
+        return Err(disabled());
+    }
+    let token = req.token.trim();
+    if token.is_empty() || token.len() > 4096 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::validation(BTreeMap::from([("token".to_owned(), FieldCode::Invalid)])));
+    }
+    let mut tx = state.db.begin_write().await?;
+    store::notifications::upsert_device(
+        &mut tx,
+        token,
+        user.as_uuid(),
+        req.platform.as_str(),
+        Utc::now().timestamp_millis(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn remove_device(state: &AppState, user: UserId, token: &str) -> ApiResult<()> {
+    let mut tx = state.db.begin_write().await?;
+    if !store::notifications::delete_device(&mut tx, token, Some(user.as_uuid())).await? {
+        return Err(ApiError::not_found("No such device."));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The delay before the retry that follows failed attempt number `attempts` (1-based), jittered.
+pub fn backoff(attempts: i64, retry_after: Option<Duration>) -> Duration {
+    let index = usize::try_from(attempts.saturating_sub(1)).unwrap_or(0).min(BACKOFF.len() - 1);
+    let base = BACKOFF[index];
+    let jitter = rand::thread_rng().gen_range(0.8..1.2);
+    base.mul_f64(jitter).max(retry_after.unwrap_or(Duration::ZERO))
+}
+
+fn message(row: &DeliveryRow) -> Message {
+    let mut data: BTreeMap<String, String> = serde_json::from_str(&row.data).unwrap_or_default();
+    data.insert("kind".into(), row.kind.clone());
+    data.insert("notification_id".into(), row.notification_id.to_string());
+    Message {
+        token: row.device_token.clone(),
+        title: row.title.clone(),
+        body: row.body.clone(),
+        data,
+        collapse_key: None,
+    }
+}
+
+/// Sends one batch of due deliveries. Returns how many it handled.
+pub async fn deliver_step(state: &AppState) -> StoreResult<usize> {
+    let Some(push) = state.push.as_deref() else { return Ok(0) };
+    let domain_now = state.clock.now().timestamp_millis();
+    let real_now = Utc::now().timestamp_millis();
+    let mut tx = state.db.begin_write().await?;
+    let rows = store::notifications::claim(&mut tx, domain_now, real_now, LEASE_MS, BATCH).await?;
+    tx.commit().await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let outcomes: Vec<(DeliveryRow, SendOutcome)> = futures::stream::iter(rows)
+        .map(|row| async move {
+            let outcome = push.fcm.send(&message(&row)).await;
+            (row, outcome)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+
+    let now = Utc::now().timestamp_millis();
+    let domain_now = state.clock.now().timestamp_millis();
+    let mut tx = state.db.begin_write().await?;
+    for (row, outcome) in &outcomes {
+        match outcome {
+            SendOutcome::Delivered { .. } => {
+                store::notifications::mark_sent(&mut tx, row.id, now).await?;
+                metrics::counter!("push_sent_total").increment(1);
+            }
+            SendOutcome::DeadToken { reason } => {
+                store::notifications::mark_failed(&mut tx, row.id, "DROPPED", reason, now).await?;
+                store::notifications::drop_token(&mut tx, &row.device_token, reason, now).await?;
+                metrics::counter!("push_failures_total", "reason" => "dead_token").increment(1);
+            }
+            SendOutcome::RetryLater { retry_after, reason } if row.attempts < MAX_ATTEMPTS => {
+                let due =
+                    domain_now + i64::try_from(backoff(row.attempts, *retry_after).as_millis()).unwrap_or(i64::MAX / 2);
+                store::notifications::mark_retry(&mut tx, row.id, due, reason, now).await?;
+                metrics::counter!("push_retries_total").increment(1);
+            }
+            SendOutcome::RetryLater { reason, .. } => {
+                tracing::warn!(delivery = row.id, reason, "push failed after every retry");
+                store::notifications::mark_failed(&mut tx, row.id, "FAILED", reason, now).await?;
+                metrics::counter!("push_failures_total", "reason" => "exhausted").increment(1);
+            }
+            SendOutcome::Rejected { reason } => {
+                tracing::error!(delivery = row.id, reason, "FCM refused a message as malformed");
+                store::notifications::mark_failed(&mut tx, row.id, "FAILED", reason, now).await?;
+                metrics::counter!("push_failures_total", "reason" => "rejected").increment(1);
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(outcomes.len())
+}
+
+/// Publishes the delivery queue by status (for dashboards and alerts on a growing backlog).
+pub async fn record_queue_metrics(state: &AppState) -> StoreResult<usize> {
+    let mut tx = state.db.begin_read().await?;
+    for (status, n) in store::notifications::delivery_counts(&mut tx).await? {
+        metrics::gauge!("push_deliveries", "status" => status).set(n as f64);
+    }
+    Ok(0)
+}

@@ -1,0 +1,306 @@
+//! Push notifications through a sandbox of FCM HTTP v1: several devices, retries with backoff, dead tokens,
+//! FCM down past every retry, restarts with deliveries pending, two instances draining one queue, the daily
+//! reminder, muted kinds, and the inbox API.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nene_server::push;
+use nene_server::store;
+use nene_tests::{
+    Backend, TestServer, WithPush, challenge_body, code, funded_user, move_clock_to, on_both_databases, push_to,
+    test_config,
+};
+use reqwest::StatusCode;
+use serde_json::json;
+
+on_both_databases!(
+    a_notification_reaches_both_devices,
+    failing_twice_then_recovering_is_delivered_on_the_third_try_after_backoff,
+    a_dead_token_is_removed_and_never_retried,
+    fcm_down_past_every_retry_fails_visibly,
+    pending_deliveries_survive_a_restart_and_go_out_once,
+    a_thousand_queued_notifications_are_each_sent_once,
+    the_daily_reminder_goes_only_to_those_who_have_not_proved,
+    muted_kinds_stay_in_the_inbox_and_the_inbox_api_works,
+);
+
+/// A notification for `user`, written like every producer writes one (inside a transaction).
+async fn notify_user(s: &TestServer, user: nene_shared::UserId, body: &str) {
+    let mut tx = s.state.db.begin_write().await.unwrap();
+    nene_server::notify::record(
+        &mut tx,
+        user.as_uuid(),
+        nene_server::notify::Kind::PaymentResult,
+        "알림",
+        body,
+        &[("n", body.to_owned())],
+        chrono::Utc::now().timestamp_millis(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn register(s: &TestServer, token: &str, device: &str) {
+    let (status, body) = s.post("/api/v1/devices", Some(token), &json!({"platform": "ANDROID", "token": device})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+/// (status, attempts, next_attempt_at) of every delivery, oldest first.
+async fn deliveries(s: &TestServer) -> Vec<(String, i64, i64)> {
+    let mut tx = s.state.db.begin_read().await.unwrap();
+    nene_server::on_conn!(&mut tx, c => sqlx::query_as::<_, (String, i64, i64)>(
+        "SELECT status, attempts, next_attempt_at FROM notification_deliveries ORDER BY id").fetch_all(&mut *c).await.unwrap())
+}
+
+async fn a_notification_reaches_both_devices(backend: Backend) {
+    let t = WithPush::start(backend, |_| {}).await;
+    let s = &t.server;
+    let (user, token) = funded_user(&s.state.db, "twophones", 0).await;
+    register(s, &token, "device-phone").await;
+    register(s, &token, "device-tablet").await;
+    notify_user(s, user, "충전 완료").await;
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 2);
+    assert_eq!(t.fcm.delivered_to("device-phone"), 1);
+    assert_eq!(t.fcm.delivered_to("device-tablet"), 1);
+    let sent = t.fcm.delivered();
+    assert_eq!(sent[0].title, "알림");
+    assert_eq!(sent[0].data.get("kind").map(String::as_str), Some("PAYMENT_RESULT"));
+    let (_, inbox) = s.get("/api/v1/notifications", Some(&token)).await;
+    assert_eq!(inbox["items"][0]["delivery"], "SENT");
+    // Nothing left to send.
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 0);
+}
+
+async fn failing_twice_then_recovering_is_delivered_on_the_third_try_after_backoff(backend: Backend) {
+    let t = WithPush::start(backend, |_| {}).await;
+    let s = &t.server;
+    let (user, token) = funded_user(&s.state.db, "patient", 0).await;
+    register(s, &token, "device-1").await;
+    notify_user(s, user, "hello").await;
+    t.fcm.fail_next(2, 503, "UNAVAILABLE", None);
+
+    let before = s.state.clock.now().timestamp_millis();
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 1);
+    let (status, attempts, due) = deliveries(s).await[0].clone();
+    assert_eq!((status.as_str(), attempts), ("PENDING", 1));
+    let wait = due - before;
+    assert!((8_000..=12_500).contains(&wait), "first retry after ~10 s, was {wait} ms");
+    // Not due yet.
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 0);
+    s.state.clock.advance_ms(13_000);
+    let before = s.state.clock.now().timestamp_millis();
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 1);
+    let (_, attempts, due) = deliveries(s).await[0].clone();
+    assert_eq!(attempts, 2);
+    let wait = due - before;
+    assert!((48_000..=72_500).contains(&wait), "second retry after ~60 s, was {wait} ms");
+    s.state.clock.advance_ms(73_000);
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 1);
+    assert_eq!(deliveries(s).await[0].0, "SENT");
+    assert_eq!(t.fcm.delivered_to("device-1"), 1);
+    assert_eq!(t.fcm.send_attempts(), 3);
+}
+
+async fn a_dead_token_is_removed_and_never_retried(backend: Backend) {
+    let t = WithPush::start(backend, |_| {}).await;
+    let s = &t.server;
+    let (user, token) = funded_user(&s.state.db, "oldphone", 0).await;
+    register(s, &token, "device-gone").await;
+    register(s, &token, "device-live").await;
+    t.fcm.unregister("device-gone");
+    notify_user(s, user, "one").await;
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 2);
+    let mut statuses: Vec<String> = deliveries(s).await.into_iter().map(|d| d.0).collect();
+    statuses.sort();
+    assert_eq!(statuses, vec!["DROPPED", "SENT"]);
+    let mut tx = s.state.db.begin_read().await.unwrap();
+    assert_eq!(
+        store::notifications::devices_of(&mut tx, user.as_uuid()).await.unwrap(),
+        vec!["device-live".to_owned()]
+    );
+    drop(tx);
+    let attempts = t.fcm.send_attempts();
+    s.state.clock.advance_ms(3_600_000);
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 0);
+    notify_user(s, user, "two").await;
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 1);
+    assert_eq!(t.fcm.send_attempts(), attempts + 1);
+    assert_eq!(t.fcm.delivered_to("device-gone"), 0);
+}
+
+async fn fcm_down_past_every_retry_fails_visibly(backend: Backend) {
+    let t = WithPush::start(backend, |_| {}).await;
+    let s = &t.server;
+    let (user, token) = funded_user(&s.state.db, "unlucky", 0).await;
+    register(s, &token, "device-1").await;
+    notify_user(s, user, "lost?").await;
+    t.fcm.set_down(true);
+    for attempt in 1..=push::MAX_ATTEMPTS {
+        assert_eq!(push::deliver_step(&s.state).await.unwrap(), 1, "attempt {attempt}");
+        s.state.clock.advance_ms(400_000);
+    }
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 0);
+    let d = deliveries(s).await;
+    assert_eq!((d[0].0.as_str(), d[0].1), ("FAILED", push::MAX_ATTEMPTS));
+    // Still in the inbox, marked as not delivered, and counted.
+    let (_, inbox) = s.get("/api/v1/notifications", Some(&token)).await;
+    assert_eq!(inbox["items"][0]["delivery"], "FAILED");
+    assert_eq!(inbox["items"][0]["body"], "lost?");
+    push::record_queue_metrics(&s.state).await.unwrap();
+    let metrics = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("push_failures_total"), "{metrics}");
+    assert!(metrics.lines().any(|l| l.starts_with("push_deliveries{status=\"FAILED\"}")), "{metrics}");
+}
+
+async fn pending_deliveries_survive_a_restart_and_go_out_once(backend: Backend) {
+    let t = WithPush::start(backend, |_| {}).await;
+    let (user, token) = funded_user(&t.server.state.db, "restarter", 0).await;
+    register(&t.server, &token, "device-r").await;
+    for i in 0..5 {
+        notify_user(&t.server, user, &format!("n{i}")).await;
+    }
+    // The server stops before anything was attempted; a new one starts with its workers on.
+    let db = Arc::clone(&t.server.db);
+    let mut config = t.server.state.config.as_ref().clone();
+    t.server.stop().await;
+    config.run_workers = true;
+    let again = TestServer::start_on(db, config).await;
+    for _ in 0..400 {
+        if t.fcm.delivered_to("device-r") >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(t.fcm.delivered_to("device-r"), 5);
+    assert_eq!(t.fcm.send_attempts(), 5);
+    assert!(deliveries(&again).await.iter().all(|d| d.0 == "SENT"));
+}
+
+async fn a_thousand_queued_notifications_are_each_sent_once(backend: Backend) {
+    let t = WithPush::start(backend, |_| {}).await;
+    let s = &t.server;
+    let mut users = Vec::new();
+    for i in 0..100 {
+        let (user, token) = funded_user(&s.state.db, &format!("bulk{i}"), 0).await;
+        register(s, &token, &format!("device-{i}")).await;
+        users.push(user);
+    }
+    for round in 0..10 {
+        for user in &users {
+            notify_user(s, *user, &format!("round {round}")).await;
+        }
+    }
+    // On PostgreSQL two instances drain the queue together; SQLite has one process per file.
+    let mut servers = Vec::new();
+    let instances = if backend == Backend::Postgres { 2 } else { 1 };
+    let addr = t.addr;
+    for _ in 0..instances {
+        let mut config = test_config(&s.db);
+        push_to(&mut config, addr, &s.db);
+        config.run_workers = true;
+        servers.push(TestServer::start_on(Arc::clone(&s.db), config).await);
+    }
+    for _ in 0..800 {
+        if t.fcm.delivered().len() >= 1_000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(t.fcm.delivered().len(), 1_000);
+    assert_eq!(t.fcm.send_attempts(), 1_000, "no delivery was sent twice");
+    for i in 0..100 {
+        assert_eq!(t.fcm.delivered_to(&format!("device-{i}")), 10);
+    }
+}
+
+async fn the_daily_reminder_goes_only_to_those_who_have_not_proved(backend: Backend) {
+    let t = WithPush::start(backend, |c| c.reminder_hour = 20).await;
+    let s = &t.server;
+    let db = &s.state.db;
+    let (host_id, host) = funded_user(db, "host", 10_000).await;
+    let (a_id, a) = funded_user(db, "a", 10_000).await;
+    let (b_id, b) = funded_user(db, "b", 10_000).await;
+    let body = challenge_body(s, "Remind me", 3, 10_000, 5);
+    let start: chrono::NaiveDate = body["start_date"].as_str().unwrap().parse().unwrap();
+    let (_, ch) = s.post("/api/v1/challenges", Some(&host), &body).await;
+    let id = ch["id"].as_str().unwrap().to_owned();
+    s.post(&format!("/api/v1/challenges/{id}/join"), Some(&a), &json!({})).await;
+    s.post(&format!("/api/v1/challenges/{id}/join"), Some(&b), &json!({})).await;
+    move_clock_to(s, start);
+    nene_server::challenges::scheduler::step(&s.state).await.unwrap();
+    let (status, _) = s.submit_proof(&a, &id, None, Some("done early")).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // Before 20:00 nobody is reminded.
+    assert_eq!(nene_server::challenges::scheduler::reminder_step(&s.state).await.unwrap(), 0);
+    s.state.clock.advance_ms(20 * 3_600_000);
+    assert_eq!(nene_server::challenges::scheduler::reminder_step(&s.state).await.unwrap(), 1);
+    assert_eq!(nene_server::challenges::scheduler::reminder_step(&s.state).await.unwrap(), 0, "once a day");
+    let reminders = |user: nene_shared::UserId| {
+        let db = db.clone();
+        async move {
+            let mut tx = db.begin_read().await.unwrap();
+            let kinds = store::notifications::kinds_of(&mut tx, user.as_uuid()).await.unwrap();
+            kinds.iter().filter(|(k, _)| k == "PROOF_REMINDER").count()
+        }
+    };
+    assert_eq!(reminders(host_id).await, 1);
+    assert_eq!(reminders(b_id).await, 1);
+    assert_eq!(reminders(a_id).await, 0);
+}
+
+async fn muted_kinds_stay_in_the_inbox_and_the_inbox_api_works(backend: Backend) {
+    let t = WithPush::start(backend, |_| {}).await;
+    let s = &t.server;
+    let (user, token) = funded_user(&s.state.db, "quiet", 0).await;
+    let (_, other) = funded_user(&s.state.db, "other", 0).await;
+    register(s, &token, "device-q").await;
+    let (status, settings) = s
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/me/notification-settings",
+            Some(&token),
+            Some(&json!({"muted": ["PAYMENT_RESULT"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{settings}");
+    assert_eq!(settings["muted"], json!(["PAYMENT_RESULT"]));
+    notify_user(s, user, "muted one").await;
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 0);
+    let (_, inbox) = s.get("/api/v1/notifications", Some(&token)).await;
+    assert_eq!(inbox["items"][0]["delivery"], "INBOX_ONLY");
+
+    notify_user(s, user, "second").await;
+    let (_, count) = s.get("/api/v1/notifications/unread-count", Some(&token)).await;
+    assert_eq!(count["count"], 2);
+    let first = inbox["items"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        s.post(&format!("/api/v1/notifications/{first}/read"), Some(&other), &json!({})).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.post(&format!("/api/v1/notifications/{first}/read"), Some(&token), &json!({})).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, count) = s.get("/api/v1/notifications/unread-count", Some(&token)).await;
+    assert_eq!(count["count"], 1);
+    let (_, unread) = s.get("/api/v1/notifications?unread=true", Some(&token)).await;
+    assert_eq!(unread["items"].as_array().unwrap().len(), 1);
+    assert_eq!(unread["items"][0]["body"], "second");
+
+    // Devices: bad tokens are refused; one's own device can be removed, another's cannot.
+    let (status, body) = s.post("/api/v1/devices", Some(&token), &json!({"platform": "WEB", "token": ""})).await;
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"));
+    let resp = s.http.delete(s.url("/api/v1/devices/device-q")).bearer_auth(&other).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = s.http.delete(s.url("/api/v1/devices/device-q")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+
+    // Without FCM configured, devices cannot be registered: the inbox is all there is.
+    let plain = TestServer::start(backend).await;
+    let (_, tok) = funded_user(&plain.state.db, "nopush", 0).await;
+    let (status, body) = plain.post("/api/v1/devices", Some(&tok), &json!({"platform": "IOS", "token": "abc"})).await;
+    assert_eq!((status, code(&body)), (StatusCode::SERVICE_UNAVAILABLE, "PUSH_DISABLED"));
+}
