@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::secret;
 use crate::auth::tokens::JwtKeys;
+use crate::challenges::batch::JoinBatcher;
 use crate::clock::DomainClock;
 use crate::config::{Config, DatabaseConfig};
 use crate::files::{FileStore, LocalFiles};
@@ -53,6 +54,8 @@ pub struct AppState {
     pub push: Option<Arc<Push>>,
     /// Dev mode: the FCM sandbox served under `/dev/fcm`.
     pub fcm_sandbox: Option<FcmSandbox>,
+    /// Joins go through one writer that commits the joins waiting at that moment together.
+    pub joins: JoinBatcher,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -155,7 +158,7 @@ pub async fn build_state(config: Config, addr: Option<SocketAddr>) -> Result<App
     let (push, fcm_sandbox) = push_from(&config, addr)?;
     let per_minute = NonZeroU32::new(config.payment_requests_per_minute).unwrap_or(NonZeroU32::MIN);
     Ok(AppState {
-        db,
+        db: db.clone(),
         jwt: Arc::new(JwtKeys::new(&secret)),
         secret_salt: Arc::from(secret.as_str()),
         config: Arc::new(config),
@@ -168,6 +171,7 @@ pub async fn build_state(config: Config, addr: Option<SocketAddr>) -> Result<App
         files: FileStore::Local(LocalFiles::new(files_root)),
         push: push.map(Arc::new),
         fcm_sandbox,
+        joins: JoinBatcher::start(db.clone()),
     })
 }
 

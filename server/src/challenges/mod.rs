@@ -7,6 +7,7 @@
 //! unique index, and the stake moves through the ledger in the same transaction. Nothing relies on a lock in this
 //! process, so it holds with several server instances on PostgreSQL.
 
+pub mod batch;
 pub mod proofs;
 pub mod rules;
 pub mod scheduler;
@@ -47,7 +48,7 @@ pub(crate) fn calendar_of(row: &ChallengeRow) -> Calendar {
     }
 }
 
-fn view(row: &ChallengeRow, joined: bool) -> Challenge {
+pub(crate) fn view(row: &ChallengeRow, joined: bool) -> Challenge {
     let calendar = calendar_of(row);
     Challenge {
         id: ChallengeId::from_uuid(row.id),
@@ -299,7 +300,7 @@ pub async fn delete(state: &AppState, user: UserId, id: ChallengeId) -> ApiResul
 }
 
 /// Joins inside the caller's transaction: participation, seat and stake together, or nothing.
-async fn join_in(tx: &mut Tx, challenge: Uuid, user: UserId, now: i64) -> ApiResult<()> {
+pub(crate) async fn join_in(tx: &mut Tx, challenge: Uuid, user: UserId, now: i64) -> ApiResult<()> {
     if store::challenges::active_participation(tx, challenge, user.as_uuid()).await?.is_some() {
         return Err(already_joined());
     }
@@ -342,7 +343,7 @@ async fn join_in(tx: &mut Tx, challenge: Uuid, user: UserId, now: i64) -> ApiRes
     Ok(())
 }
 
-fn already_joined() -> ApiError {
+pub(crate) fn already_joined() -> ApiError {
     ApiError::conflict(ErrorCode::AlreadyJoined, "You are already taking part in this challenge.")
 }
 

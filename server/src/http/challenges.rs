@@ -100,7 +100,7 @@ async fn join(
     user: AuthUser,
     ApiPath(id): ApiPath<ChallengeId>,
 ) -> ApiResult<Json<Challenge>> {
-    Ok(Json(challenges::join(&state, me(&user), id).await?))
+    Ok(Json(state.joins.join(id, me(&user)).await?))
 }
 
 /// Leaves before the start; the stake comes back.
