@@ -300,7 +300,7 @@ pub async fn delete(state: &AppState, user: UserId, id: ChallengeId) -> ApiResul
 }
 
 /// Joins inside the caller's transaction: participation, seat and stake together, or nothing.
-pub(crate) async fn join_in(tx: &mut Tx, challenge: Uuid, user: UserId, now: i64) -> ApiResult<()> {
+pub async fn join_in(tx: &mut Tx, challenge: Uuid, user: UserId, now: i64) -> ApiResult<()> {
     if store::challenges::active_participation(tx, challenge, user.as_uuid()).await?.is_some() {
         return Err(already_joined());
     }

@@ -1,0 +1,503 @@
+//! The scenarios. Each sets its data up, measures the part under test, and checks the result is exact.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use nene_server::challenges::{scheduler, settle};
+use nene_server::ledger::{self, AccountId};
+use nene_server::sandbox::fcm::FcmSandbox;
+use nene_server::sandbox::toss::TossSandbox;
+use nene_server::store::{self, Db};
+use nene_shared::ledger::TransferKind;
+use nene_shared::{Points, UserId};
+use nene_tests::{Backend, TestDatabase, TestServer, challenge_body, move_clock_to, push_to, test_config};
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use crate::report::{Latencies, Row};
+use crate::setup;
+
+fn db_name(b: Backend) -> &'static str {
+    match b {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    }
+}
+
+async fn server(backend: Backend, adjust: impl FnOnce(&mut nene_server::Config)) -> TestServer {
+    TestServer::start_with(backend, |c| {
+        c.run_workers = false;
+        c.db_max_connections = 32;
+        c.payment_requests_per_minute = 1_000_000;
+        adjust(c);
+    })
+    .await
+}
+
+fn client() -> reqwest::Client {
+    nene_server::integrations::install_crypto_provider();
+    reqwest::Client::builder().pool_max_idle_per_host(2_048).build().expect("client")
+}
+
+async fn ledger_ok(db: &Db) -> bool {
+    nene_server::ledger::check::run(db).await.map(|r| r.ok).unwrap_or(false)
+}
+
+/// Sends every request at once (each in its own task) and records each latency.
+async fn fire(
+    requests: Vec<(String, String)>,
+    client: &reqwest::Client,
+) -> (Vec<(StatusCode, String)>, Latencies, Duration) {
+    let start = Instant::now();
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|(url, token)| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let t = Instant::now();
+                let resp = client.post(url).bearer_auth(token).send().await;
+                let took = t.elapsed();
+                match resp {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+                        (status, body["code"].as_str().unwrap_or_default().to_owned(), took)
+                    }
+                    Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), took),
+                }
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    let mut lat = Latencies::default();
+    for task in tasks {
+        if let Ok((status, code, took)) = task.await {
+            lat.record(took);
+            out.push((status, code));
+        }
+    }
+    (out, lat, start.elapsed())
+}
+
+/// 5,000 people join a 100-seat challenge at once; every tenth clicks twice.
+pub async fn join_storm(backend: Backend, people: usize, seats: i64) -> Row {
+    let s = server(backend, |_| {}).await;
+    let stake = 5_000;
+    let host = setup::users(&s.state.db, 1, stake).await;
+    let (_, ch) =
+        s.post("/api/v1/challenges", Some(&host[0].1), &challenge_body(&s, "Storm", 7, stake, seats + 1)).await;
+    let id = ch["id"].as_str().unwrap_or_default().to_owned();
+    let users = setup::users(&s.state.db, people, stake).await;
+    let url = s.url(&format!("/api/v1/challenges/{id}/join"));
+    let mut requests = Vec::new();
+    for (i, (_, token)) in users.iter().enumerate() {
+        requests.push((url.clone(), token.clone()));
+        if i % 10 == 0 {
+            requests.push((url.clone(), token.clone()));
+        }
+    }
+    let n = requests.len() as u64;
+    let (results, lat, elapsed) = fire(requests, &client()).await;
+    let ok = results.iter().filter(|(st, _)| *st == StatusCode::OK).count() as i64;
+    let bad: Vec<_> = results
+        .iter()
+        .filter(|(st, code)| {
+            *st != StatusCode::OK
+                && !(*st == StatusCode::CONFLICT && (code == "CHALLENGE_FULL" || code == "ALREADY_JOINED"))
+        })
+        .collect();
+    let escrow = nene_tests::balance_of(&s.state.db, &format!("escrow:challenge:{id}")).await;
+    let exact = ok == seats && escrow == (seats + 1) * stake && bad.is_empty() && ledger_ok(&s.state.db).await;
+    Row::new("join-storm", db_name(backend), n, bad.len() as u64, elapsed, &lat)
+        .checked(exact, format!("{ok} joined of {seats} seats, escrow {escrow}, {} unexpected answers", bad.len()))
+}
+
+/// Every join succeeds: one hot challenge with seats for all. Beside it, the bare database running the same join
+/// transaction (no HTTP, no batching) from one client and from 64.
+pub async fn hot_join(backend: Backend, people: usize) -> Row {
+    let s = server(backend, |_| {}).await;
+    let stake = 1_000;
+    let host = setup::users(&s.state.db, 1, stake).await;
+    let capacity = i64::try_from(people).unwrap_or(i64::MAX).saturating_add(1).min(10_000);
+    let (_, ch) = s.post("/api/v1/challenges", Some(&host[0].1), &challenge_body(&s, "Hot", 7, stake, capacity)).await;
+    let id = ch["id"].as_str().unwrap_or_default().to_owned();
+    let people = people.min(9_999);
+    let users = setup::users(&s.state.db, people, stake).await;
+    let url = s.url(&format!("/api/v1/challenges/{id}/join"));
+    let requests: Vec<_> = users.iter().map(|(_, t)| (url.clone(), t.clone())).collect();
+    let (results, lat, elapsed) = fire(requests, &client()).await;
+    let ok = results.iter().filter(|(st, _)| *st == StatusCode::OK).count();
+    let errors = (results.len() - ok) as u64;
+    let exact = ok == people && ledger_ok(&s.state.db).await;
+    drop(s);
+
+    let (one, many) = bare_joins(backend, people.min(2_000)).await;
+    Row::new("hot-join", db_name(backend), people as u64, errors, elapsed, &lat)
+        .with_bare(one, many)
+        .checked(exact, format!("{ok} of {people} joined"))
+}
+
+/// The join's own SQL, one transaction per join, without the server: (one client/s, 64 clients/s).
+async fn bare_joins(backend: Backend, n: usize) -> (f64, f64) {
+    let mut rates = Vec::new();
+    for clients in [1usize, 64] {
+        let guard = TestDatabase::create(backend).await;
+        let db = Db::connect(&guard.config, 64).await.expect("db");
+        let host = setup::users(&db, 1, 1_000).await;
+        let challenge = bare_challenge(&db, host[0].0, n).await;
+        let users = setup::users(&db, n, 1_000).await;
+        let queue = Arc::new(Mutex::new(users.into_iter().map(|(u, _)| u).collect::<Vec<_>>()));
+        let start = Instant::now();
+        let workers: Vec<_> = (0..clients)
+            .map(|_| {
+                let (db, queue) = (db.clone(), Arc::clone(&queue));
+                tokio::spawn(async move {
+                    loop {
+                        let Some(user) = queue.lock().await.pop() else { break };
+                        let mut tx = db.begin_write().await.expect("write");
+                        let now = chrono::Utc::now().timestamp_millis();
+                        if nene_server::challenges::join_in(&mut tx, challenge, user, now).await.is_ok() {
+                            let _ = tx.commit().await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            let _ = w.await;
+        }
+        rates.push(n as f64 / start.elapsed().as_secs_f64());
+        db.close().await;
+    }
+    (rates[0], rates[1])
+}
+
+/// A recruiting challenge with room for `n`, written straight to the database.
+async fn bare_challenge(db: &Db, creator: UserId, n: usize) -> Uuid {
+    let id = Uuid::now_v7();
+    let now = chrono::Utc::now();
+    let start = now + chrono::Duration::days(2);
+    let row = store::challenges::ChallengeRow {
+        id,
+        creator_id: creator.as_uuid(),
+        creator_nickname: String::new(),
+        title: "bare".into(),
+        description: String::new(),
+        category: "HEALTH".into(),
+        proof_type: "TEXT".into(),
+        start_date: start.date_naive().to_string(),
+        end_date: (start + chrono::Duration::days(6)).date_naive().to_string(),
+        timezone: "Asia/Seoul".into(),
+        proof_weekdays: 127,
+        proof_days: 7,
+        stake: 1_000,
+        capacity: i64::try_from(n).unwrap_or(10_000) + 1,
+        min_participants: 2,
+        success_threshold: 85,
+        fee_bps: 0,
+        status: "RECRUITING".into(),
+        participant_count: 0,
+        version: 1,
+        starts_at: start.timestamp_millis(),
+        ends_at: (start + chrono::Duration::days(7)).timestamp_millis(),
+        created_at: now.timestamp_millis(),
+        updated_at: now.timestamp_millis(),
+        settled_at: None,
+        deleted_at: None,
+    };
+    let mut tx = db.begin_write().await.expect("write");
+    store::challenges::insert(&mut tx, &row).await.expect("challenge");
+    ledger::open_system_account(&mut tx, &AccountId::escrow_challenge(id), now.timestamp_millis())
+        .await
+        .expect("escrow");
+    tx.commit().await.expect("commit");
+    id
+}
+
+/// Payment confirm against a zero-latency Toss sandbox: the server's own time.
+pub async fn confirm(backend: Backend, n: usize) -> Row {
+    let toss = TossSandbox::new("test_sk_bench");
+    let (addr, _task) = toss.serve().await.expect("sandbox");
+    let s = server(backend, |c| {
+        c.toss.base_url = Some(format!("http://{addr}"));
+        c.toss.secret_key = Some("test_sk_bench".into());
+        c.toss.client_key = Some("test_ck_bench".into());
+    })
+    .await;
+    let users = setup::users(&s.state.db, n.div_ceil(50), 0).await;
+    let mut confirms = Vec::with_capacity(n);
+    for i in 0..n {
+        let token = &users[i % users.len()].1;
+        let (_, order) = s.post("/api/v1/payments/orders", Some(token), &json!({"amount": 10_000})).await;
+        let order_id = order["order_id"].as_str().unwrap_or_default().to_owned();
+        let key = toss.create_session(&order_id, 10_000, "points");
+        confirms.push((token.clone(), json!({"payment_key": key, "order_id": order_id, "amount": 10_000})));
+    }
+    let http = client();
+    let url = s.url("/api/v1/payments/confirm");
+    let start = Instant::now();
+    let results: Vec<(bool, Duration)> = futures::stream::iter(confirms)
+        .map(|(token, body)| {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                let t = Instant::now();
+                let ok =
+                    http.post(url).bearer_auth(token).json(&body).send().await.map(|r| r.status() == StatusCode::OK);
+                (ok.unwrap_or(false), t.elapsed())
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let elapsed = start.elapsed();
+    let mut lat = Latencies::default();
+    for (_, d) in &results {
+        lat.record(*d);
+    }
+    let errors = results.iter().filter(|(ok, _)| !ok).count() as u64;
+    while nene_server::payments::worker::credit_step(&s.state).await.unwrap_or(0) > 0 {}
+    let credited = s.count("payment_orders WHERE status = 'CREDITED'").await;
+    let exact = credited == n as i64 && ledger_ok(&s.state.db).await;
+    Row::new("confirm (32 clients)", db_name(backend), n as u64, errors, elapsed, &lat)
+        .checked(exact, format!("{credited} of {n} orders credited once"))
+}
+
+async fn push_server(backend: Backend) -> (TestServer, FcmSandbox) {
+    let fcm = FcmSandbox::new();
+    let (addr, _task) = fcm.serve().await.expect("sandbox");
+    let db = Arc::new(TestDatabase::create(backend).await);
+    let mut config = test_config(&db);
+    config.run_workers = false;
+    config.db_max_connections = 32;
+    push_to(&mut config, addr, &db);
+    (TestServer::start_on(db, config).await, fcm)
+}
+
+/// Queues `n` notifications for 1,000 users with a device each (in big transactions).
+async fn queue_notifications(s: &TestServer, n: usize) -> usize {
+    let users = setup::users(&s.state.db, 1_000.min(n), 0).await;
+    let mut tx = s.state.db.begin_write().await.expect("write");
+    for (i, (user, _)) in users.iter().enumerate() {
+        store::notifications::upsert_device(&mut tx, &format!("device-{i}"), user.as_uuid(), "ANDROID", 0)
+            .await
+            .expect("device");
+    }
+    tx.commit().await.expect("commit");
+    for chunk in (0..n).collect::<Vec<_>>().chunks(2_000) {
+        let mut tx = s.state.db.begin_write().await.expect("write");
+        for i in chunk {
+            let (user, _) = &users[i % users.len()];
+            nene_server::notify::record(
+                &mut tx,
+                user.as_uuid(),
+                nene_server::notify::Kind::ProofReminder,
+                "오늘 인증",
+                "잊지 마세요",
+                &[("n", i.to_string())],
+                chrono::Utc::now().timestamp_millis(),
+            )
+            .await
+            .expect("notify");
+        }
+        tx.commit().await.expect("commit");
+    }
+    users.len()
+}
+
+/// Drains 100,000 queued notifications to a local FCM sandbox.
+pub async fn push_drain(backend: Backend, n: usize) -> Row {
+    let (s, fcm) = push_server(backend).await;
+    queue_notifications(&s, n).await;
+    let start = Instant::now();
+    let mut lat = Latencies::default();
+    loop {
+        let t = Instant::now();
+        let handled = nene_server::push::deliver_step(&s.state).await.unwrap_or(0);
+        if handled == 0 {
+            break;
+        }
+        lat.record(t.elapsed());
+    }
+    let elapsed = start.elapsed();
+    let delivered = fcm.delivered().len();
+    let exact = delivered == n && fcm.send_attempts() == n;
+    Row::new("push-drain (batches)", db_name(backend), n as u64, (n - delivered.min(n)) as u64, elapsed, &lat)
+        .checked(exact, format!("{delivered} of {n} delivered, {} sends", fcm.send_attempts()))
+}
+
+/// 500 due retries: one worker pass over deliveries whose first try failed.
+pub async fn push_retries(backend: Backend, n: usize) -> Row {
+    let (s, fcm) = push_server(backend).await;
+    queue_notifications(&s, n).await;
+    fcm.fail_next(n, 503, "UNAVAILABLE", None);
+    while nene_server::push::deliver_step(&s.state).await.unwrap_or(0) > 0 {}
+    s.state.clock.advance_ms(3_600_000);
+    let start = Instant::now();
+    let mut lat = Latencies::default();
+    loop {
+        let t = Instant::now();
+        let handled = nene_server::push::deliver_step(&s.state).await.unwrap_or(0);
+        if handled == 0 {
+            break;
+        }
+        lat.record(t.elapsed());
+    }
+    let elapsed = start.elapsed();
+    let delivered = fcm.delivered().len();
+    Row::new("push-retries", db_name(backend), n as u64, (n - delivered.min(n)) as u64, elapsed, &lat)
+        .checked(delivered == n, format!("{delivered} of {n} retries delivered"))
+}
+
+/// 1,000 one-day challenges with 100 participants each, half of whom proved; then the settlement re-run.
+pub async fn settlement(backend: Backend, challenges: usize, per: usize) -> (Row, Row) {
+    let s = server(backend, |_| {}).await;
+    let db = s.state.db.clone();
+    let pool_size = per.max(2) * 10;
+    let each = (challenges * per).div_ceil(pool_size) as i64 + 1;
+    let pool = setup::users(&db, pool_size, 1_000 * each).await;
+    let start_day = s.state.clock.now().with_timezone(&chrono_tz::Asia::Seoul).date_naive() + chrono::Duration::days(1);
+    let mut ids = Vec::with_capacity(challenges);
+    for c in 0..challenges {
+        let creator = pool[c % pool.len()].0;
+        let id = bare_challenge(&db, creator, per).await;
+        // A one-day challenge starting tomorrow in Seoul.
+        let mut tx = db.begin_write().await.expect("write");
+        let starts = nene_server::challenges::rules::Calendar {
+            start: start_day,
+            end: start_day,
+            tz: chrono_tz::Asia::Seoul,
+            weekdays: 127,
+        };
+        nene_server::on_conn!(&mut tx, conn => sqlx::query(
+            "UPDATE challenges SET start_date = $2, end_date = $2, proof_days = 1, starts_at = $3, ends_at = $4 WHERE id = $1")
+            .bind(id).bind(start_day.to_string()).bind(starts.starts_at().timestamp_millis()).bind(starts.ends_at().timestamp_millis())
+            .execute(&mut *conn).await.expect("dates").rows_affected());
+        let now = chrono::Utc::now().timestamp_millis();
+        for k in 0..per {
+            let user = pool[(c * per + k) % pool.len()].0;
+            if let Err(e) = nene_server::challenges::join_in(&mut tx, id, user, now).await {
+                panic!("set-up join failed: {e}");
+            }
+        }
+        tx.commit().await.expect("commit");
+        ids.push(id);
+    }
+    move_clock_to(&s, start_day);
+    while scheduler::step(&s.state).await.unwrap_or(0) > 0 {}
+    // Half of each challenge's participants prove their one day.
+    for id in &ids {
+        let mut tx = db.begin_write().await.expect("write");
+        let people = store::challenges::participants(&mut tx, *id).await.expect("participants");
+        for p in people.iter().step_by(2) {
+            store::challenges::insert_proof(
+                &mut tx,
+                &store::challenges::NewProof {
+                    id: Uuid::now_v7(),
+                    challenge_id: *id,
+                    participation_id: p.id,
+                    user_id: p.user_id,
+                    day: &start_day.to_string(),
+                    text: Some("done"),
+                    photo_hash: None,
+                    photo_mime: None,
+                    thumb_hash: None,
+                    now_ms: chrono::Utc::now().timestamp_millis(),
+                },
+            )
+            .await
+            .expect("proof");
+        }
+        tx.commit().await.expect("commit");
+    }
+    let participants = s.count("participations").await;
+    move_clock_to(&s, start_day + chrono::Duration::days(1));
+    let begin = Instant::now();
+    let mut lat = Latencies::default();
+    for id in &ids {
+        let t = Instant::now();
+        if let Err(e) = settle::settle(&s.state, *id, scheduler::SETTLEMENT_CHUNK, None).await {
+            tracing_free_warning(&format!("settlement of {id} failed: {e}"));
+        }
+        lat.record(t.elapsed());
+    }
+    let first_time = begin.elapsed();
+    let ended = s.count("challenges WHERE status = 'ENDED'").await;
+    let entries = s.count("ledger_entries").await;
+    let begin = Instant::now();
+    let mut relat = Latencies::default();
+    for id in &ids {
+        let t = Instant::now();
+        let _ = settle::settle(&s.state, *id, scheduler::SETTLEMENT_CHUNK, None).await;
+        relat.record(t.elapsed());
+    }
+    let rerun_time = begin.elapsed();
+    let unchanged = s.count("ledger_entries").await == entries;
+    let ok = ended == challenges as i64 && ledger_ok(&db).await;
+    let first = Row::new("settlement", db_name(backend), participants as u64, 0, first_time, &lat)
+        .checked(ok, format!("{ended} of {challenges} challenges ended, {participants} participants"));
+    let rerun = Row::new("settlement re-run", db_name(backend), participants as u64, 0, rerun_time, &relat)
+        .checked(unchanged, if unchanged { "nothing moved".to_string() } else { "entries changed!".to_string() });
+    (first, rerun)
+}
+
+/// Ledger transfers through the domain API, 64 at a time: spread over 1,000 wallets, and all from one hot wallet.
+pub async fn ledger(backend: Backend, n: usize) -> Vec<Row> {
+    let guard = TestDatabase::create(backend).await;
+    let db = Db::connect(&guard.config, 64).await.expect("db");
+    let escrow = AccountId::escrow_challenge(Uuid::now_v7());
+    let mut tx = db.begin_write().await.expect("write");
+    ledger::open_system_account(&mut tx, &escrow, 0).await.expect("escrow");
+    tx.commit().await.expect("commit");
+    let mut rows = Vec::new();
+    for (name, wallets) in [("ledger spread", 1_000usize), ("ledger hot wallet", 1)] {
+        let users = setup::users(&db, wallets, 10_000_000).await;
+        let start = Instant::now();
+        let results: Vec<(bool, Duration)> = futures::stream::iter(0..n)
+            .map(|i| {
+                let (db, escrow, user) = (db.clone(), escrow.clone(), users[i % users.len()].0);
+                async move {
+                    let t = Instant::now();
+                    let done = async {
+                        let mut tx = db.begin_write().await?;
+                        ledger::spend_fifo(
+                            &mut tx,
+                            &format!("{name}-{i}"),
+                            TransferKind::Stake,
+                            user,
+                            &escrow,
+                            Points::new(10),
+                            "bench",
+                            chrono::Utc::now().timestamp_millis(),
+                        )
+                        .await?;
+                        tx.commit().await?;
+                        Ok::<_, ledger::LedgerError>(())
+                    }
+                    .await;
+                    (done.is_ok(), t.elapsed())
+                }
+            })
+            .buffer_unordered(64)
+            .collect()
+            .await;
+        let elapsed = start.elapsed();
+        let mut lat = Latencies::default();
+        for (_, d) in &results {
+            lat.record(*d);
+        }
+        let errors = results.iter().filter(|(ok, _)| !ok).count() as u64;
+        let ok = errors == 0 && ledger_ok(&db).await;
+        rows.push(Row::new(name, db_name(backend), n as u64, errors, elapsed, &lat).checked(ok, "invariants hold"));
+    }
+    db.close().await;
+    rows
+}
+
+/// A scenario's own complaint, on standard error beside the server's logs.
+fn tracing_free_warning(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "nene-bench: {message}");
+}
