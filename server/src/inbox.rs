@@ -3,12 +3,11 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
+use nene_shared::UserId;
 use nene_shared::notifications::{
     DeliveryState, Notification, NotificationId, NotificationKind, NotificationQuery, NotificationSettings,
 };
 use nene_shared::page::Page;
-use nene_shared::{FieldCode, UserId};
-use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::notifications::InboxRow;
@@ -39,14 +38,7 @@ fn view(row: &InboxRow) -> Notification {
 
 /// Newest first; the cursor is `<created_at>_<id>` of the last one seen.
 pub async fn list(db: &Db, user: UserId, q: &NotificationQuery) -> ApiResult<Page<Notification>> {
-    let before = match q.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => Some(
-            c.split_once('_')
-                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.parse::<Uuid>().ok()?)))
-                .ok_or_else(|| ApiError::validation(BTreeMap::from([("cursor".to_owned(), FieldCode::Invalid)])))?,
-        ),
-    };
+    let before = crate::cursor::parse(q.cursor.as_deref())?;
     let limit = i64::from(q.limit.unwrap_or(20).clamp(1, 100));
     let mut tx = db.begin_read().await?;
     let rows =
@@ -54,7 +46,7 @@ pub async fn list(db: &Db, user: UserId, q: &NotificationQuery) -> ApiResult<Pag
     let more = rows.len() as i64 > limit;
     let items = rows.iter().take(limit as usize).map(view).collect();
     let next_cursor =
-        if more { rows.get(limit as usize - 1).map(|r| format!("{}_{}", r.created_at, r.id)) } else { None };
+        if more { rows.get(limit as usize - 1).map(|r| crate::cursor::after(r.created_at, r.id)) } else { None };
     Ok(Page { items, next_cursor })
 }
 

@@ -10,6 +10,7 @@ pub mod challenges;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod cursor;
 pub mod dev;
 pub mod error;
 pub mod files;

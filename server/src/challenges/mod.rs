@@ -171,14 +171,7 @@ pub async fn get(state: &AppState, user: UserId, id: ChallengeId) -> ApiResult<C
 
 /// Newest first; the cursor is `<created_at>_<id>` of the last one seen.
 pub async fn list(state: &AppState, user: UserId, q: &ChallengeQuery) -> ApiResult<Page<Challenge>> {
-    let before = match q.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => Some(
-            c.split_once('_')
-                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.parse::<Uuid>().ok()?)))
-                .ok_or_else(|| ApiError::validation([("cursor".to_owned(), FieldCode::Invalid)].into()))?,
-        ),
-    };
+    let before = crate::cursor::parse(q.cursor.as_deref())?;
     let limit = i64::from(q.limit.unwrap_or(20).clamp(1, 100));
     let filter = store::challenges::ListFilter {
         status: q.status.map(ChallengeStatus::as_str),
@@ -199,7 +192,7 @@ pub async fn list(state: &AppState, user: UserId, q: &ChallengeQuery) -> ApiResu
         items.push(view(row, joined));
     }
     let next_cursor =
-        if more { rows.get(limit as usize - 1).map(|r| format!("{}_{}", r.created_at, r.id)) } else { None };
+        if more { rows.get(limit as usize - 1).map(|r| crate::cursor::after(r.created_at, r.id)) } else { None };
     Ok(Page { items, next_cursor })
 }
 

@@ -167,14 +167,7 @@ pub async fn list(
     challenge: ChallengeId,
     q: &ProofQuery,
 ) -> ApiResult<Page<Proof>> {
-    let before = match q.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => Some(
-            c.split_once('_')
-                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.parse::<Uuid>().ok()?)))
-                .ok_or_else(|| ApiError::validation(BTreeMap::from([("cursor".to_owned(), FieldCode::Invalid)])))?,
-        ),
-    };
+    let before = crate::cursor::parse(q.cursor.as_deref())?;
     let limit = i64::from(q.limit.unwrap_or(20).clamp(1, 100));
     let mut tx = state.db.begin_read().await?;
     super::load(&mut tx, challenge.as_uuid()).await?;
@@ -184,7 +177,7 @@ pub async fn list(
     let more = rows.len() as i64 > limit;
     let items: Vec<Proof> = rows.iter().take(limit as usize).map(view).collect();
     let next_cursor =
-        if more { rows.get(limit as usize - 1).map(|r| format!("{}_{}", r.created_at, r.id)) } else { None };
+        if more { rows.get(limit as usize - 1).map(|r| crate::cursor::after(r.created_at, r.id)) } else { None };
     Ok(Page { items, next_cursor })
 }
 

@@ -158,15 +158,7 @@ pub async fn get_order(state: &AppState, user: UserId, id: &str) -> ApiResult<Pa
 
 /// Newest first; the cursor is `<created_at>_<order id>` of the last order seen.
 pub async fn list_orders(state: &AppState, user: UserId, query: &PageQuery) -> ApiResult<Page<PaymentOrder>> {
-    let before = match query.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => {
-            let parsed = c.split_once('_').and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())));
-            Some(parsed.ok_or_else(|| {
-                ApiError::validation([("cursor".to_owned(), FieldCode::Invalid)].into_iter().collect())
-            })?)
-        }
-    };
+    let before = crate::cursor::parse(query.cursor.as_deref())?;
     let limit = i64::from(query.limit());
     let mut tx = state.db.begin_read().await?;
     let rows = store::payments::orders_of(&mut tx, user.as_uuid(), before, limit + 1).await?;
@@ -175,7 +167,7 @@ pub async fn list_orders(state: &AppState, user: UserId, query: &PageQuery) -> A
     let mut last = None;
     for row in rows.iter().take(limit as usize) {
         items.push(view_in(&mut tx, row).await?);
-        last = Some(format!("{}_{}", row.created_at, row.id));
+        last = Some(crate::cursor::after(row.created_at, &row.id));
     }
     Ok(Page { items, next_cursor: if more { last } else { None } })
 }

@@ -1,0 +1,43 @@
+//! Cursors for lists ordered newest first by (creation time, id): `<created_at millis>_<id>` of the last item a
+//! page showed. Opaque to clients; a malformed one is a 400 naming the `cursor` field.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use nene_shared::FieldCode;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Parses `?cursor=`; `None` (or empty) means the first page.
+pub fn parse<Id: FromStr>(cursor: Option<&str>) -> ApiResult<Option<(i64, Id)>> {
+    match cursor {
+        None | Some("") => Ok(None),
+        Some(c) => c
+            .split_once('_')
+            .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.parse::<Id>().ok()?)))
+            .map(Some)
+            .ok_or_else(|| ApiError::validation(BTreeMap::from([("cursor".to_owned(), FieldCode::Invalid)]))),
+    }
+}
+
+/// The cursor that continues after an item.
+pub fn after(created_at: i64, id: impl std::fmt::Display) -> String {
+    format!("{created_at}_{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refuses_garbage() {
+        let id = uuid::Uuid::now_v7();
+        let c = after(1_700_000_000_000, id);
+        assert_eq!(parse::<uuid::Uuid>(Some(&c)).unwrap(), Some((1_700_000_000_000, id)));
+        assert_eq!(parse::<String>(Some("12_nene_abc")).unwrap(), Some((12, "nene_abc".to_owned())));
+        assert_eq!(parse::<uuid::Uuid>(None).unwrap(), None);
+        assert_eq!(parse::<uuid::Uuid>(Some("")).unwrap(), None);
+        assert!(parse::<uuid::Uuid>(Some("yesterday")).is_err());
+        assert!(parse::<uuid::Uuid>(Some("12_not-a-uuid")).is_err());
+    }
+}
