@@ -276,19 +276,25 @@ pub async fn delete(state: &AppState, user: UserId, id: ChallengeId) -> ApiResul
         return Err(not_editable());
     }
     if let Some(p) = store::challenges::active_participation(&mut tx, row.id, user.as_uuid()).await? {
-        store::challenges::leave(&mut tx, p.id, now).await?;
-        ledger::reverse_spend(
-            &mut tx,
-            &format!("unstake:{}", p.id),
-            TransferKind::StakeRefund,
-            &stake_key(p.id),
-            &row.id.to_string(),
-            now,
-        )
-        .await?;
+        withdraw(&mut tx, p.id, row.id, now).await?;
     }
     store::challenges::mark_deleted(&mut tx, row.id, now).await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Ends a participation before the start and gives its stake back as the very lots it took.
+async fn withdraw(tx: &mut Tx, participation: Uuid, challenge: Uuid, now: i64) -> ApiResult<()> {
+    store::challenges::leave(tx, participation, now).await?;
+    ledger::reverse_spend(
+        tx,
+        &format!("unstake:{participation}"),
+        TransferKind::StakeRefund,
+        &stake_key(participation),
+        &challenge.to_string(),
+        now,
+    )
+    .await?;
     Ok(())
 }
 
@@ -370,16 +376,7 @@ pub async fn leave(state: &AppState, user: UserId, id: ChallengeId) -> ApiResult
             "The challenge has started; leaving is closed.",
         ));
     }
-    store::challenges::leave(&mut tx, p.id, now).await?;
-    ledger::reverse_spend(
-        &mut tx,
-        &format!("unstake:{}", p.id),
-        TransferKind::StakeRefund,
-        &stake_key(p.id),
-        &row.id.to_string(),
-        now,
-    )
-    .await?;
+    withdraw(&mut tx, p.id, row.id, now).await?;
     let row = load(&mut tx, id.as_uuid()).await?;
     tx.commit().await?;
     Ok(view(&row, false))
