@@ -13,7 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::notifications::InboxRow;
 use crate::store::{self, Db, from_millis};
 
-fn view(row: &InboxRow) -> Notification {
+pub fn view(row: &InboxRow) -> Notification {
     let data: BTreeMap<String, String> = serde_json::from_str(&row.data).unwrap_or_default();
     let delivery = if row.deliveries == 0 {
         DeliveryState::InboxOnly

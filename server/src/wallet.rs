@@ -6,7 +6,8 @@ use nene_shared::{Points, UserId};
 
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::AccountId;
-use crate::store::{self, Db, from_millis};
+use crate::store::ledger::EntryRow;
+use crate::store::{self, Db, Tx, from_millis};
 
 pub async fn wallet(db: &Db, user: UserId) -> ApiResult<Wallet> {
     let account = AccountId::wallet(user);
@@ -31,25 +32,30 @@ pub async fn entries(db: &Db, user: UserId, query: &PageQuery) -> ApiResult<Page
     let more = rows.len() as i64 > limit;
     let mut items = Vec::with_capacity(rows.len());
     for row in rows.into_iter().take(limit as usize) {
-        let lots = store::ledger::lot_moves_for_account(&mut tx, row.transfer_id, account.as_str())
-            .await?
-            .into_iter()
-            .map(|(lot_id, source, delta)| LotMove {
-                lot_id,
-                source: LotSource::parse(&source).unwrap_or(LotSource::Reward),
-                delta: Points::new(delta),
-            })
-            .collect();
-        items.push(WalletEntry {
-            seq: row.seq,
-            kind: TransferKind::parse(&row.kind).unwrap_or(TransferKind::Adjustment),
-            amount: Points::new(row.amount),
-            balance_after: Points::new(row.balance_after),
-            reference: row.reference,
-            lots,
-            created_at: from_millis(row.created_at),
-        });
+        items.push(entry_view(&mut tx, &account, row).await?);
     }
     let next_cursor = if more { items.last().map(|e| e.seq.to_string()) } else { None };
     Ok(Page { items, next_cursor })
+}
+
+/// One history line with the lots it touched.
+pub async fn entry_view(tx: &mut Tx, account: &AccountId, row: EntryRow) -> ApiResult<WalletEntry> {
+    let lots = store::ledger::lot_moves_for_account(tx, row.transfer_id, account.as_str())
+        .await?
+        .into_iter()
+        .map(|(lot_id, source, delta)| LotMove {
+            lot_id,
+            source: LotSource::parse(&source).unwrap_or(LotSource::Reward),
+            delta: Points::new(delta),
+        })
+        .collect();
+    Ok(WalletEntry {
+        seq: row.seq,
+        kind: TransferKind::parse(&row.kind).unwrap_or(TransferKind::Adjustment),
+        amount: Points::new(row.amount),
+        balance_after: Points::new(row.balance_after),
+        reference: row.reference,
+        lots,
+        created_at: from_millis(row.created_at),
+    })
 }

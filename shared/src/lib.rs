@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod ops;
 pub mod page;
 pub mod payments;
+pub mod sync;
 pub mod users;
 pub mod validate;
 

@@ -145,6 +145,7 @@ pub async fn submit(state: &AppState, user: UserId, challenge: ChallengeId, sub:
     store::challenges::insert_proof(&mut tx, &new)
         .await
         .map_err(|e| if e.unique_violation().is_some() { already_submitted() } else { e.into() })?;
+    store::challenges::bump_version(&mut tx, row.id).await?;
     let saved = store::challenges::proof(&mut tx, id).await?.ok_or_else(|| ApiError::internal(&"proof vanished"))?;
     tx.commit().await.map_err(|e| if e.unique_violation().is_some() { already_submitted() } else { e.into() })?;
     Ok(view(&saved))
@@ -264,6 +265,7 @@ pub async fn reject(state: &AppState, who: &AccessClaims, id: ProofId, reason: &
     if !store::challenges::reject_proof(&mut tx, proof.id, &reason, who.sub).await? {
         return Err(ApiError::conflict(ErrorCode::ProofNotRejectable, "This proof was already rejected."));
     }
+    store::challenges::bump_version(&mut tx, challenge.id).await?;
     notify::record(
         &mut tx,
         proof.user_id,

@@ -11,6 +11,7 @@ pub mod notifications;
 pub mod ops;
 pub mod payments;
 pub mod proofs;
+pub mod sync;
 pub mod users;
 pub mod wallet;
 
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .merge(challenges::router())
         .merge(proofs::router())
         .merge(notifications::router())
+        .merge(sync::router())
         .merge(admin::router());
     let mut doc = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api).merge(ops::router());
     if state.config.dev {

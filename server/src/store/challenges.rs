@@ -174,6 +174,27 @@ pub async fn transition(tx: &mut Tx, id: Uuid, from: &[&str], to: &str, now_ms: 
     Ok(n == 1)
 }
 
+/// Marks a change that the app's cached copy must pick up (a proof, a rejection).
+pub async fn bump_version(tx: &mut Tx, id: Uuid) -> StoreResult<()> {
+    on_conn!(tx, conn => sqlx::query("UPDATE challenges SET version = version + 1 WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(())
+}
+
+/// Challenges `user` takes part in (or created), with their versions.
+pub async fn versions_of(tx: &mut Tx, user: Uuid) -> StoreResult<Vec<(Uuid, i64)>> {
+    Ok(on_conn!(tx, conn => sqlx::query_as(
+            "SELECT c.id, c.version FROM challenges c WHERE c.deleted_at IS NULL AND (c.creator_id = $1 OR EXISTS \
+             (SELECT 1 FROM participations p WHERE p.challenge_id = c.id AND p.user_id = $1 AND p.left_at IS NULL)) \
+             ORDER BY c.id")
+        .bind(user)
+        .fetch_all(&mut *conn)
+        .await?))
+}
+
 pub async fn mark_deleted(tx: &mut Tx, id: Uuid, now_ms: i64) -> StoreResult<()> {
     on_conn!(tx, conn => sqlx::query(
             "UPDATE challenges SET deleted_at = $2, status = 'CANCELLED', cancelled_at = $2, participant_count = 0, \

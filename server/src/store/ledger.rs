@@ -248,6 +248,19 @@ pub async fn entries(tx: &mut Tx, account: &str, before_seq: Option<i64>, limit:
         .await?))
 }
 
+/// An account's entries after `after_seq`, oldest first (the app's pull).
+pub async fn entries_after(tx: &mut Tx, account: &str, after_seq: i64, limit: i64) -> StoreResult<Vec<EntryRow>> {
+    Ok(on_conn!(tx, c => sqlx::query_as::<_, EntryRow>(
+            "SELECT e.seq, e.transfer_id, e.amount, e.balance_after, e.created_at, t.kind, t.reference \
+             FROM ledger_entries e JOIN ledger_transfers t ON t.id = e.transfer_id \
+             WHERE e.account_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3")
+        .bind(account)
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?))
+}
+
 /// The lot moves of one transfer that touch lots of `account`, with each lot's source.
 pub async fn lot_moves_for_account(
     tx: &mut Tx,

@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod outbox;
 pub mod payments;
 pub mod settings;
+pub mod sync;
 pub mod tokens;
 pub mod users;
 

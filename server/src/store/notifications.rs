@@ -20,9 +20,16 @@ pub struct NewNotification<'a> {
 pub async fn insert(tx: &mut Tx, n: &NewNotification<'_>) -> StoreResult<Uuid> {
     let id = Uuid::now_v7();
     on_conn!(tx, conn => {
+        // The per-user number is taken under the user's row lock, so numbers commit in order: a pull cursor that
+        // has seen n has seen everything up to n.
+        let seq: i64 = sqlx::query_scalar(
+            "UPDATE users SET notification_seq = notification_seq + 1 WHERE id = $1 RETURNING notification_seq")
+            .bind(n.user_id)
+            .fetch_one(&mut *conn)
+            .await?;
         sqlx::query(
-            "INSERT INTO notifications (id, user_id, kind, title, body, data, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            "INSERT INTO notifications (id, user_id, kind, title, body, data, created_at, seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(id)
             .bind(n.user_id)
             .bind(n.kind)
@@ -30,6 +37,7 @@ pub async fn insert(tx: &mut Tx, n: &NewNotification<'_>) -> StoreResult<Uuid> {
             .bind(n.body)
             .bind(n.data)
             .bind(n.now_ms)
+            .bind(seq)
             .execute(&mut *conn)
             .await?;
         sqlx::query(
@@ -59,6 +67,7 @@ pub async fn kinds_of(tx: &mut Tx, user: Uuid) -> StoreResult<Vec<(String, Strin
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct InboxRow {
     pub id: Uuid,
+    pub seq: Option<i64>,
     pub kind: String,
     pub title: String,
     pub body: String,
@@ -80,7 +89,7 @@ pub async fn inbox(
 ) -> StoreResult<Vec<InboxRow>> {
     let (before_at, before_id) = before.unzip();
     Ok(on_conn!(tx, conn => sqlx::query_as::<_, InboxRow>(
-            "SELECT n.id, n.kind, n.title, n.body, n.data, n.created_at, n.read_at, \
+            "SELECT n.id, n.seq, n.kind, n.title, n.body, n.data, n.created_at, n.read_at, \
              (SELECT COUNT(*) FROM notification_deliveries d WHERE d.notification_id = n.id) AS deliveries, \
              (SELECT COUNT(*) FROM notification_deliveries d WHERE d.notification_id = n.id AND d.status = 'SENT') AS sent, \
              (SELECT COUNT(*) FROM notification_deliveries d WHERE d.notification_id = n.id AND d.status = 'PENDING') AS pending \
@@ -313,4 +322,19 @@ pub async fn claim_reminder(tx: &mut Tx, challenge: Uuid, day: &str, now_ms: i64
         .await?
         .rows_affected());
     Ok(n == 1)
+}
+
+/// A user's notifications numbered after `after_seq`, oldest first (the app's pull).
+pub async fn after_seq(tx: &mut Tx, user: Uuid, after_seq: i64, limit: i64) -> StoreResult<Vec<InboxRow>> {
+    Ok(on_conn!(tx, conn => sqlx::query_as::<_, InboxRow>(
+            "SELECT n.id, n.seq, n.kind, n.title, n.body, n.data, n.created_at, n.read_at, \
+             (SELECT COUNT(*) FROM notification_deliveries d WHERE d.notification_id = n.id) AS deliveries, \
+             (SELECT COUNT(*) FROM notification_deliveries d WHERE d.notification_id = n.id AND d.status = 'SENT') AS sent, \
+             (SELECT COUNT(*) FROM notification_deliveries d WHERE d.notification_id = n.id AND d.status = 'PENDING') AS pending \
+             FROM notifications n WHERE n.user_id = $1 AND n.seq > $2 ORDER BY n.seq LIMIT $3")
+        .bind(user)
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?))
 }

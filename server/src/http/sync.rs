@@ -1,0 +1,52 @@
+//! `/sync/…`: the app's pull and push, and photo uploads by content hash.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use nene_shared::ErrorBody;
+use nene_shared::UserId;
+use nene_shared::sync::{PhotoUploaded, PullQuery, PullResponse, PushRequest, PushResponse};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+use crate::error::ApiResult;
+use crate::http::extract::{ApiJson, AuthUser};
+use crate::photos::MAX_PHOTO_BYTES;
+use crate::sync;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(pull))
+        .routes(routes!(push))
+        .merge(OpenApiRouter::new().routes(routes!(upload_photo)).layer(DefaultBodyLimit::max(MAX_PHOTO_BYTES)))
+}
+
+/// What changed since the cursor: wallet entries, notifications, challenges.
+#[utoipa::path(get, path = "/sync/pull", tag = "sync", params(PullQuery),
+    responses((status = 200, body = PullResponse), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+async fn pull(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(q): Query<PullQuery>,
+) -> ApiResult<Json<PullResponse>> {
+    Ok(Json(sync::pull(&state, UserId::from_uuid(user.id()), q.cursor.as_deref()).await?))
+}
+
+/// Applies offline intents at most once each, in the device's order; answers each.
+#[utoipa::path(post, path = "/sync/push", tag = "sync", request_body = PushRequest,
+    responses((status = 200, body = PushResponse), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+async fn push(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiJson(req): ApiJson<PushRequest>,
+) -> ApiResult<Json<PushResponse>> {
+    Ok(Json(sync::push(&state, &user.0, req).await?))
+}
+
+/// Uploads a proof photo (the raw bytes) before the intent that uses it; answers its content hash.
+#[utoipa::path(post, path = "/sync/photos", tag = "sync", request_body(content = Vec<u8>, content_type = "image/*"),
+    responses((status = 200, body = PhotoUploaded), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+async fn upload_photo(State(state): State<AppState>, _user: AuthUser, body: Bytes) -> ApiResult<Json<PhotoUploaded>> {
+    Ok(Json(PhotoUploaded { hash: sync::upload_photo(&state, body.to_vec()).await? }))
+}
