@@ -233,7 +233,7 @@ async fn apply(state: &AppState, _who: &AccessClaims, user: UserId, intent: &Int
         }
         IntentKind::Purchase => Err(ApiError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::Unknown,
+            ErrorCode::NotSupported,
             "The shop is not open yet.",
         )),
     }

@@ -68,6 +68,7 @@ pub enum ErrorCode {
     ChallengeNotInProgress,
     InvalidPhoto,
     ProofContentMissing,
+    NotSupported,
     // 502
     PaymentProviderError,
     // 429
@@ -129,6 +130,7 @@ impl ErrorCode {
             Self::ChallengeNotInProgress => "CHALLENGE_NOT_IN_PROGRESS",
             Self::InvalidPhoto => "INVALID_PHOTO",
             Self::ProofContentMissing => "PROOF_CONTENT_MISSING",
+            Self::NotSupported => "NOT_SUPPORTED",
             Self::PaymentProviderError => "PAYMENT_PROVIDER_ERROR",
             Self::TooManyRequests => "TOO_MANY_REQUESTS",
             Self::AmountOutOfRange => "AMOUNT_OUT_OF_RANGE",
