@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Where the data lives.
@@ -43,6 +43,8 @@ pub struct Config {
     pub run_workers: bool,
     /// Payment requests one user may make per minute.
     pub payment_requests_per_minute: u32,
+    /// The built web UI served at `/` (`NENE_UI_DIR`; by default `frontend/dist` when that folder exists).
+    pub ui_dir: Option<PathBuf>,
 }
 
 /// Where and how to reach TossPayments.
@@ -89,6 +91,7 @@ impl Config {
             toss: TossConfig::default(),
             run_workers: true,
             payment_requests_per_minute: 30,
+            ui_dir: None,
         }
     }
 
@@ -165,6 +168,16 @@ impl Config {
         if let Some(n) = get("NENE_PAYMENT_REQUESTS_PER_MINUTE") {
             config.payment_requests_per_minute = parse_positive("NENE_PAYMENT_REQUESTS_PER_MINUTE", n)?;
         }
+        config.ui_dir = match get("NENE_UI_DIR") {
+            Some(dir) if !Path::new(dir).join("index.html").is_file() => {
+                return Err(ConfigError {
+                    name: "NENE_UI_DIR",
+                    reason: format!("`{dir}` has no index.html (build the web UI with `cargo xtask ui`)"),
+                });
+            }
+            Some(dir) => Some(PathBuf::from(dir)),
+            None => Some(PathBuf::from("frontend/dist")).filter(|dir| dir.join("index.html").is_file()),
+        };
         config.validate()?;
         Ok(config)
     }
@@ -257,5 +270,7 @@ mod tests {
         assert_eq!(e.name, "NENE_TOSS_CLIENT_KEY");
         let e = Config::from_vars(&vars(&[("NENE_DEV", "maybe")])).unwrap_err();
         assert!(e.to_string().starts_with("invalid setting NENE_DEV"));
+        let e = Config::from_vars(&vars(&[("NENE_UI_DIR", "/no/such/folder")])).unwrap_err();
+        assert_eq!(e.name, "NENE_UI_DIR");
     }
 }
