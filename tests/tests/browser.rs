@@ -170,7 +170,11 @@ impl Person {
     }
 
     async fn click(&self, css: &str) {
-        self.wait(css).await.click().await.unwrap_or_else(|e| panic!("{}: click `{css}`: {e}", self.name));
+        let el = self.wait(css).await;
+        // Centred first, so the fixed top and tab bars never cover what is clicked.
+        let arg = serde_json::to_value(&el).expect("element as JSON");
+        let _ = self.browser.execute("arguments[0].scrollIntoView({block: 'center'});", vec![arg]).await;
+        el.click().await.unwrap_or_else(|e| panic!("{}: click `{css}`: {e}", self.name));
     }
 
     async fn type_into(&self, css: &str, text: &str) {
@@ -324,7 +328,7 @@ async fn two_people_play_a_challenge_through_in_the_browser() {
     let id = url.path().trim_start_matches("/challenges/").to_owned();
 
     // Bob finds it through explore and joins, seeing the stake and the pot split first.
-    bob.sign_up("bob@example.com", "밥").await;
+    bob.sign_up("bob@example.com", "밥돌이").await;
     bob.charge(20_000, "20,000 P").await;
     bob.click("[data-testid=tab-explore]").await;
     bob.type_into("[data-testid=filter-q]", "산책").await;
