@@ -28,12 +28,16 @@ const POLL: Duration = Duration::from_millis(100);
 const PASSWORD: &str = "browser-test-1234";
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).expect("the tests crate sits in the workspace")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .expect("the tests crate sits in the workspace")
 }
 
 /// The built UI; the test cannot run without it.
 fn ui_dir() -> PathBuf {
-    let dir = std::env::var_os("NENE_UI_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("frontend/dist"));
+    let dir =
+        std::env::var_os("NENE_UI_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("frontend/dist"));
     assert!(
         dir.join("index.html").is_file(),
         "the web UI is not built ({} has no index.html): run `cargo xtask ui` first (`cargo xtask test` and .ci/run do)",
@@ -202,6 +206,28 @@ impl Person {
         }
     }
 
+    /// The whole page, not only what fits the window: the window grows to the page's height for the picture.
+    async fn full_shot(&self, name: &str) {
+        let Ok((width, height)) = self.browser.get_window_size().await else { return };
+        let page = self.browser.execute("return document.documentElement.scrollHeight;", vec![]).await;
+        let page = page.ok().and_then(|v| v.as_u64()).unwrap_or(height).min(4000);
+        let chrome = height.saturating_sub(self.inner_height().await);
+        let (Ok(width), Ok(tall), Ok(height)) =
+            (u32::try_from(width), u32::try_from(page + chrome), u32::try_from(height))
+        else {
+            return;
+        };
+        if self.browser.set_window_size(width, tall).await.is_ok() {
+            self.shot(name).await;
+            let _ = self.browser.set_window_size(width, height).await;
+        }
+    }
+
+    async fn inner_height(&self) -> u64 {
+        let inner = self.browser.execute("return window.innerHeight;", vec![]).await;
+        inner.ok().and_then(|v| v.as_u64()).unwrap_or(0)
+    }
+
     async fn sign_up(&self, email: &str, nickname: &str) {
         self.go("/").await;
         // Not signed in: the guard sends the person to sign in; from there to sign up.
@@ -248,7 +274,7 @@ impl Person {
         self.click("[data-testid=proof-submit]").await;
         self.wait("[data-testid=proof-calendar]").await;
         self.wait("[data-testid=proof-calendar] .cal-proved").await;
-        self.shot(&format!("{shot}-progress")).await;
+        self.full_shot(&format!("{shot}-progress")).await;
     }
 }
 
@@ -256,7 +282,8 @@ impl Person {
 async fn clock_to(s: &TestServer, day: chrono::NaiveDate) {
     let (_, clock) = s.get("/dev/clock", None).await;
     let now = chrono::DateTime::parse_from_rfc3339(clock["now"].as_str().expect("now")).expect("a time");
-    let target = chrono_tz::Asia::Seoul.from_local_datetime(&day.and_hms_opt(0, 0, 30).expect("time")).single().expect("no DST");
+    let target =
+        chrono_tz::Asia::Seoul.from_local_datetime(&day.and_hms_opt(0, 0, 30).expect("time")).single().expect("no DST");
     let secs = (target.with_timezone(&chrono::Utc) - now.with_timezone(&chrono::Utc)).num_seconds().max(0);
     let (status, body) = s.post("/dev/clock", None, &json!({"advance_secs": secs})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -286,7 +313,8 @@ async fn two_people_play_a_challenge_through_in_the_browser() {
     })
     .await;
     let driver = Driver::start().await;
-    let alice = Person { name: "alice", browser: driver.browser("alice").await, base: s.base.clone(), shots: shots.clone() };
+    let alice =
+        Person { name: "alice", browser: driver.browser("alice").await, base: s.base.clone(), shots: shots.clone() };
     let bob = Person { name: "bob", browser: driver.browser("bob").await, base: s.base.clone(), shots: shots.clone() };
 
     // The server answers UI paths with the page and keeps API paths JSON.
@@ -318,12 +346,12 @@ async fn two_people_play_a_challenge_through_in_the_browser() {
     alice.set_value("[data-testid=create-start]", &start.to_string()).await;
     alice.set_value("[data-testid=create-end]", &end.to_string()).await;
     alice.type_into("[data-testid=create-stake]", "10000").await;
-    alice.shot("08-create-form").await;
+    alice.full_shot("08-create-form").await;
     alice.click("[data-testid=create-submit]").await;
     alice.wait_text("[data-testid=confirm-amount]", "10,000 P").await;
     alice.click("[data-testid=confirm-yes]").await;
     alice.wait_text("[data-testid=challenge-title]", "이틀 아침 산책").await;
-    alice.shot("09-detail-created").await;
+    alice.full_shot("09-detail-created").await;
     let url = alice.browser.current_url().await.expect("url");
     let id = url.path().trim_start_matches("/challenges/").to_owned();
 
@@ -337,7 +365,7 @@ async fn two_people_play_a_challenge_through_in_the_browser() {
     bob.shot("10-explore").await;
     bob.click("[data-testid=challenge-card][data-title='이틀 아침 산책']").await;
     bob.wait("[data-testid=pot-preview]").await;
-    bob.shot("11-detail-before-join").await;
+    bob.full_shot("11-detail-before-join").await;
     bob.click("[data-testid=join]").await;
     bob.wait_text("[data-testid=confirm-amount]", "10,000 P").await;
     bob.shot("12-join-confirm").await;
@@ -349,7 +377,8 @@ async fn two_people_play_a_challenge_through_in_the_browser() {
     let photo_dir = tempfile::tempdir().expect("photo dir");
     let photo = photo_dir.path().join("morning.jpg");
     std::fs::write(&photo, nene_tests::jpeg(480, 360)).expect("photo file");
-    let (_, login) = s.post("/api/v1/auth/login", None, &json!({"email": "alice@example.com", "password": PASSWORD})).await;
+    let (_, login) =
+        s.post("/api/v1/auth/login", None, &json!({"email": "alice@example.com", "password": PASSWORD})).await;
     let token = login["access_token"].as_str().expect("token").to_owned();
     clock_to(&s, start).await;
     wait_status(&s, &token, &id, "IN_PROGRESS").await;
@@ -358,7 +387,7 @@ async fn two_people_play_a_challenge_through_in_the_browser() {
     bob.go(&format!("/challenges/{id}")).await;
     bob.wait("[data-testid=live-rate]").await;
     bob.wait("[data-testid=proof-feed] img.thumb").await;
-    bob.shot("15-detail-feed").await;
+    bob.full_shot("15-detail-feed").await;
 
     // Day two: only Alice proves.
     clock_to(&s, end).await;
@@ -374,16 +403,19 @@ async fn two_people_play_a_challenge_through_in_the_browser() {
     alice.wait_text("[data-testid=wallet-balance]", "60,000 P").await;
     alice.wait("[data-testid=history-entry][data-kind=PAYOUT]").await;
     alice.wait("[data-testid=history-entry][data-kind=STAKE_REFUND]").await;
-    alice.shot("18-wallet-settled").await;
+    alice.full_shot("18-wallet-settled").await;
     bob.go("/wallet").await;
     bob.wait_text("[data-testid=wallet-balance]", "10,000 P").await;
-    bob.shot("19-wallet-settled").await;
+    bob.full_shot("19-wallet-settled").await;
     bob.go(&format!("/challenges/{id}")).await;
     bob.wait("[data-testid=challenge-detail][data-status=ENDED]").await;
-    bob.shot("20-detail-ended").await;
+    bob.wait("[data-testid=my-settlement][data-outcome=FAIL]").await;
+    bob.full_shot("20-detail-ended").await;
+    alice.go(&format!("/challenges/{id}")).await;
+    alice.wait("[data-testid=my-settlement][data-outcome=SUCCESS]").await;
     alice.go(&format!("/challenges/{id}/progress")).await;
     alice.wait("[data-testid=rate-chart]").await;
-    alice.shot("21-progress-ended").await;
+    alice.full_shot("21-progress-ended").await;
 
     // The same screens in English, and on a wide window with the side bar.
     alice.go("/me").await;

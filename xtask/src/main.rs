@@ -23,8 +23,12 @@ fn main() -> ExitCode {
         "ui" => ui::build().map(|dist| println!("web UI built in {}", dist.display())),
         _ => {
             eprintln!("usage: cargo xtask <dev|test|ui> [args…]");
-            eprintln!("  dev   build the web UI, then start the server with it in dev mode (demo data, sandboxes, movable clock)");
-            eprintln!("  test  build the web UI, then run the whole test suite (PostgreSQL on 127.0.0.1:5432 or NENE_TEST_DATABASE_URL)");
+            eprintln!(
+                "  dev   build the web UI, then start the server with it in dev mode (demo data, sandboxes, movable clock)"
+            );
+            eprintln!(
+                "  test  build the web UI, then run the whole test suite (PostgreSQL on 127.0.0.1:5432 or NENE_TEST_DATABASE_URL)"
+            );
             eprintln!("  ui    build the web UI into frontend/dist/");
             return ExitCode::from(2);
         }

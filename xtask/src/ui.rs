@@ -89,10 +89,9 @@ fn wasm_build_command() -> Result<Command, String> {
 }
 
 fn rustup_has_wasm_target() -> bool {
-    Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .is_ok_and(|out| out.status.success() && String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == TARGET))
+    Command::new("rustup").args(["target", "list", "--installed"]).output().is_ok_and(|out| {
+        out.status.success() && String::from_utf8_lossy(&out.stdout).lines().any(|l| l.trim() == TARGET)
+    })
 }
 
 /// A wasm linker: rustup's `rust-lld` (shipped with every rustup toolchain), else `rust-lld` or `wasm-ld` on PATH.

@@ -49,10 +49,10 @@ pub fn StatusBadge(status: ChallengeStatus) -> impl IntoView {
 pub fn ChallengeCard(challenge: Challenge, #[prop(optional)] today: Option<Today>) -> impl IntoView {
     let t = use_texts();
     let c = challenge;
-    let gone = today
-        .as_ref()
-        .map(|d| d.gone)
-        .unwrap_or_else(|| dates::fraction_gone(c.start_date, c.end_date, dates::today_in(&c.timezone)));
+    let browser_today = dates::today_in(&c.timezone);
+    let gone =
+        today.as_ref().map(|d| d.gone).unwrap_or_else(|| dates::fraction_gone(c.start_date, c.end_date, browser_today));
+    let days_to_start = (c.start_date - browser_today).num_days();
     let percent = format!("{:.0}%", gone * 100.0);
     let (start, end, stake, seats) = (c.start_date, c.end_date, c.stake, c.seats_left);
     let recruiting = matches!(c.status, ChallengeStatus::Recruiting | ChallengeStatus::Ready);
@@ -97,10 +97,24 @@ pub fn ChallengeCard(challenge: Challenge, #[prop(optional)] today: Option<Today
                 })}
                 <span class="muted">{move || fill(t.get().people, &[("n", c.participant_count.to_string())])}</span>
             </div>
-            <div class="bar" role="progressbar" aria-valuemin="0" aria-valuemax="100"
-                aria-valuenow=format!("{:.0}", gone * 100.0) aria-label=move || t.get().days_gone>
-                <span class="bar-fill" style=format!("width: {percent}")></span>
-            </div>
+            {if recruiting {
+                let words = move || {
+                    let t = t.get();
+                    match days_to_start {
+                        n if n > 1 => fill(t.starts_in, &[("n", n.to_string())]),
+                        1 => t.starts_tomorrow.to_owned(),
+                        _ => t.starts_soon.to_owned(),
+                    }
+                };
+                view! { <p class="starts" data-testid="starts-in">{words}</p> }.into_any()
+            } else {
+                view! {
+                    <div class="bar" role="progressbar" aria-valuemin="0" aria-valuemax="100"
+                        aria-valuenow=format!("{:.0}", gone * 100.0) aria-label=move || t.get().days_gone>
+                        <span class="bar-fill" style=format!("width: {percent}")></span>
+                    </div>
+                }.into_any()
+            }}
             {today_line}
         </a>
     }

@@ -8,7 +8,7 @@ use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 use nene_shared::ErrorCode;
 use nene_shared::challenges::{
-    Challenge, ChallengeId, ChallengeStatus, Participant, Progress, Proof, ProofQuery, ProofStatus, ProofType,
+    Challenge, ChallengeId, ChallengeStatus, Outcome, Participant, Progress, Proof, ProofQuery, ProofStatus, ProofType,
 };
 
 use crate::backend::ApiError;
@@ -85,6 +85,11 @@ fn DetailBody(loaded: Loaded, reload: Callback<()>) -> impl IntoView {
     let (start, end, status, proof_type, stake) = (c.start_date, c.end_date, c.status, c.proof_type, c.stake);
     let weekdays = c.proof_weekdays.clone();
     let running = status == ChallengeStatus::InProgress;
+    let recruiting = matches!(status, ChallengeStatus::Recruiting | ChallengeStatus::Ready);
+    let my_result = (status == ChallengeStatus::Ended)
+        .then(|| loaded.participants.iter().find(|p| Some(p.user.id) == my_id).cloned())
+        .flatten()
+        .and_then(|p| Some((p.outcome?, p.payout.unwrap_or_default())));
     let my_progress =
         loaded.progress.as_ref().and_then(|p| p.participants.iter().find(|pp| Some(pp.user.id) == my_id).cloned());
     let today_proof_day = loaded.progress.as_ref().is_some_and(|p| p.today_is_proof_day);
@@ -138,12 +143,14 @@ fn DetailBody(loaded: Loaded, reload: Callback<()>) -> impl IntoView {
             {(!c.description.is_empty()).then(|| view! { <p class="description">{c.description.clone()}</p> })}
             <dl class="facts">
                 <div><dt>{move || t.get().stake}</dt><dd class="money" data-testid="stake">{money::points(stake)}</dd></div>
-                <div><dt>{move || t.get().period}</dt>
-                    <dd>{move || (t.get().day)(start)} " – " {move || (t.get().day)(end)}</dd></div>
                 <div><dt>{move || t.get().participants}</dt>
-                    <dd data-testid="participant-count">{format!("{} / {}", c.participant_count, c.capacity)}</dd></div>
-                <div><dt>{move || t.get().seats}</dt>
-                    <dd>{move || fill(t.get().seats_left, &[("n", c.seats_left.to_string())])}</dd></div>
+                    <dd><span data-testid="participant-count">{format!("{} / {}", c.participant_count, c.capacity)}</span>
+                        {recruiting.then(|| view! {
+                            <span class="muted small">" · " {move || fill(t.get().seats_left, &[("n", c.seats_left.to_string())])}</span>
+                        })}
+                    </dd></div>
+                <div class="wide"><dt>{move || t.get().period}</dt>
+                    <dd>{move || (t.get().day)(start)} " – " {move || (t.get().day)(end)}</dd></div>
                 <div><dt>{move || t.get().proof_type_label}</dt><dd>{move || (t.get().proof_type)(proof_type)}</dd></div>
                 <div><dt>{move || t.get().proof_days_label}</dt><dd>{days_words}</dd></div>
                 <div class="wide"><dt>{move || t.get().success_rule}</dt><dd>{rule_words}</dd></div>
@@ -151,10 +158,28 @@ fn DetailBody(loaded: Loaded, reload: Callback<()>) -> impl IntoView {
         </article>
 
         {loaded.progress.clone().filter(|_| running).map(|p| view! { <LiveRate progress=p/> })}
+        {my_result.map(|(outcome, payout)| {
+            let won = outcome == Outcome::Success;
+            let words = move || {
+                let t = t.get();
+                if won {
+                    fill(t.settled_won, &[("amount", money::points(payout))])
+                } else {
+                    fill(t.settled_lost, &[("amount", money::points(stake))])
+                }
+            };
+            view! {
+                <div class=if won { "card settled won" } else { "card settled lost" } data-testid="my-settlement"
+                    data-outcome=outcome.as_str()>
+                    <p class="result-icon" class:bad=!won aria-hidden="true">{if won { "🏆" } else { "!" }}</p>
+                    <p>{words}</p>
+                </div>
+            }
+        })}
 
         <div class="card actions">
             {proof_action}
-            {c.joined.then(|| view! {
+            {(c.joined && matches!(status, ChallengeStatus::InProgress | ChallengeStatus::Ended)).then(|| view! {
                 <a class="btn btn-ghost btn-block" href=format!("/challenges/{}/progress", c.id) data-testid="go-progress">
                     {move || t.get().my_progress}
                 </a>

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use chrono::NaiveDate;
 use leptos::prelude::*;
 use nene_shared::UserId;
-use nene_shared::challenges::{Challenge, ChallengeId, Progress, ProofQuery, ProofStatus};
+use nene_shared::challenges::{Challenge, ChallengeId, ChallengeStatus, Progress, ProofQuery, ProofStatus};
 
 use crate::backend::{ApiError, Backend};
 use crate::charts::{ProofCalendar, RateChart, calendar_days, rate_series};
@@ -69,7 +69,7 @@ pub fn MyProgress() -> impl IntoView {
     let back = move || id.get().map(|id| format!("/challenges/{id}")).unwrap_or_else(|| "/".into());
     view! {
         <section class="page progress-page">
-            <PageHeader title=Signal::derive(move || t.get().my_progress.to_owned()) back=back()/>
+            <PageHeader title=Signal::derive(move || t.get().my_progress_title.to_owned()) back=back()/>
             {move || match data.get() {
                 None => view! { <Loading/> }.into_any(),
                 Some(Err(e)) => view! { <ErrorNotice error=e retry=Callback::new(move |_| data.refetch())/> }.into_any(),
@@ -95,9 +95,17 @@ fn ProgressBody(loaded: Loaded) -> impl IntoView {
     let rate = series.last().map(|(_, r)| *r);
     let (accepted, required, total) = (mine.accepted_days, p.required_days, p.proof_days);
     let threshold = c.success_threshold;
+    // Once settled the question is no longer "on track?" but "did I make it?".
+    let ended = matches!(c.status, ChallengeStatus::Ended | ChallengeStatus::Cancelled);
+    let good = if ended { accepted >= required } else { mine.on_track };
     let standing = move || {
         let t = t.get();
-        if mine.on_track { t.on_track } else { t.off_track_long }
+        match (ended, good) {
+            (true, true) => t.finished_success,
+            (true, false) => t.finished_fail,
+            (false, true) => t.on_track,
+            (false, false) => t.off_track_long,
+        }
     };
     view! {
         <div class="card summary" data-testid="progress-summary">
@@ -109,7 +117,7 @@ fn ProgressBody(loaded: Loaded) -> impl IntoView {
                 <div><span class="big-number" data-testid="accepted-days">{format!("{accepted} / {required}")}</span>
                     <span class="muted">{move || t.get().days_needed}</span></div>
             </div>
-            <p class=if mine.on_track { "standing good" } else { "standing bad" }>{standing}</p>
+            <p class=if good { "standing good" } else { "standing bad" } data-testid="standing">{standing}</p>
             <p class="muted small">{move || fill(t.get().rule_threshold, &[
                 ("percent", threshold.to_string()), ("days", required.to_string()), ("total", total.to_string())])}</p>
         </div>

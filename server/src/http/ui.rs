@@ -51,9 +51,9 @@ pub async fn fallback(State(state): State<AppState>, method: Method, uri: Uri) -
 }
 
 fn is_api_path(path: &str) -> bool {
-    API_PREFIXES.iter().any(|prefix| {
-        path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-    })
+    API_PREFIXES
+        .iter()
+        .any(|prefix| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
 }
 
 async fn serve(dir: &Path, path: &str) -> Response {
@@ -89,14 +89,7 @@ async fn serve(dir: &Path, path: &str) -> Response {
 }
 
 fn file_response(mime: &'static str, cache: &'static str, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, mime),
-            (header::CACHE_CONTROL, cache),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        bytes,
-    )
+    ([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, cache), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")], bytes)
         .into_response()
 }
 
