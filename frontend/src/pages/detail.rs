@@ -227,8 +227,14 @@ fn MoneyAction(challenge: Challenge, is_creator: bool, reload: Callback<()>) -> 
     let pending = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
     let (id, stake) = (c.id, c.stake);
-    // Everyone after me joining too: the people the pot would be split among.
-    let people = (c.participant_count + i64::from(!c.joined)).max(2).min(c.capacity.max(2));
+    // The people the pot would be split among: while recruiting, a full challenge (it may well fill up); once it
+    // runs, those who are in.
+    let people = if matches!(c.status, ChallengeStatus::Recruiting | ChallengeStatus::Ready) {
+        c.capacity.max(c.participant_count + i64::from(!c.joined))
+    } else {
+        c.participant_count
+    }
+    .max(1);
     let winners = RwSignal::new(money::likely_winners(people));
     let act = Callback::new(move |_| {
         if pending.get_untracked() {
