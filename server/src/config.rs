@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Where the data lives.
@@ -47,6 +47,8 @@ pub struct Config {
     pub reminder_hour: u32,
     /// Firebase Cloud Messaging. Outside dev mode, push is off unless credentials are given.
     pub fcm: FcmConfig,
+    /// The built web UI served at `/` (`NENE_UI_DIR`; by default `frontend/dist` when that folder exists).
+    pub ui_dir: Option<PathBuf>,
 }
 
 /// Where and how to reach FCM.
@@ -106,6 +108,7 @@ impl Config {
             payment_requests_per_minute: 30,
             reminder_hour: 20,
             fcm: FcmConfig::default(),
+            ui_dir: None,
         }
     }
 
@@ -213,6 +216,16 @@ impl Config {
             }
             config.fcm.credentials = Some(path);
         }
+        config.ui_dir = match get("NENE_UI_DIR") {
+            Some(dir) if !Path::new(dir).join("index.html").is_file() => {
+                return Err(ConfigError {
+                    name: "NENE_UI_DIR",
+                    reason: format!("`{dir}` has no index.html (build the web UI with `cargo xtask ui`)"),
+                });
+            }
+            Some(dir) => Some(PathBuf::from(dir)),
+            None => Some(PathBuf::from("frontend/dist")).filter(|dir| dir.join("index.html").is_file()),
+        };
         config.validate()?;
         Ok(config)
     }
@@ -305,5 +318,7 @@ mod tests {
         assert_eq!(e.name, "NENE_TOSS_CLIENT_KEY");
         let e = Config::from_vars(&vars(&[("NENE_DEV", "maybe")])).unwrap_err();
         assert!(e.to_string().starts_with("invalid setting NENE_DEV"));
+        let e = Config::from_vars(&vars(&[("NENE_UI_DIR", "/no/such/folder")])).unwrap_err();
+        assert_eq!(e.name, "NENE_UI_DIR");
     }
 }

@@ -152,7 +152,10 @@ async fn a_rejected_join_is_reported_and_its_stake_never_moves(backend: Backend)
     );
     assert_eq!(wallet_of(&s.state.db, user).await, (5_000, 5_000));
     let purchase = push(&s, &token, json!([{"id": "02BUY", "seq": 2, "kind": "PURCHASE", "body": {}}])).await;
-    assert_eq!((purchase[0]["status"].as_str(), purchase[0]["code"].as_str()), (Some("REJECTED"), Some("NOT_SUPPORTED")));
+    assert_eq!(
+        (purchase[0]["status"].as_str(), purchase[0]["code"].as_str()),
+        (Some("REJECTED"), Some("NOT_SUPPORTED"))
+    );
 }
 
 async fn offline_proofs_with_photos_uploaded_by_hash(backend: Backend) {

@@ -1,10 +1,16 @@
 //! Project commands, so a newcomer needs two lines and no knowledge of the toolchain's corners:
 //!
-//! - `cargo xtask dev`  — start the product in dev mode (server + web UI on the embedded SQLite default).
-//! - `cargo xtask test` — run every test (unit, end-to-end on SQLite and PostgreSQL).
+//! - `cargo xtask dev`  — build the web UI, then start the product in dev mode (server + UI on the embedded SQLite
+//!   default, at <http://127.0.0.1:8080>).
+//! - `cargo xtask test` — build the web UI, then run every test (unit, end-to-end on SQLite and PostgreSQL, and the
+//!   browser test).
+//! - `cargo xtask ui`   — only build the web UI into `frontend/dist/`.
 //!
 //! Arguments after the command go to the underlying tool.
 
+mod ui;
+
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
@@ -12,12 +18,18 @@ fn main() -> ExitCode {
     let task = args.next().unwrap_or_default();
     let rest: Vec<String> = args.collect();
     let result = match task.as_str() {
-        "dev" => dev(&rest),
-        "test" => test(&rest),
+        "dev" => ui::build().and_then(|dist| dev(&dist, &rest)),
+        "test" => ui::build().and_then(|_| test(&rest)),
+        "ui" => ui::build().map(|dist| println!("web UI built in {}", dist.display())),
         _ => {
-            eprintln!("usage: cargo xtask <dev|test> [args…]");
-            eprintln!("  dev   start the server with the web UI in dev mode (demo data, sandboxes, movable clock)");
-            eprintln!("  test  run the whole test suite (PostgreSQL on 127.0.0.1:5432 or NENE_TEST_DATABASE_URL)");
+            eprintln!("usage: cargo xtask <dev|test|ui> [args…]");
+            eprintln!(
+                "  dev   build the web UI, then start the server with it in dev mode (demo data, sandboxes, movable clock)"
+            );
+            eprintln!(
+                "  test  build the web UI, then run the whole test suite (PostgreSQL on 127.0.0.1:5432 or NENE_TEST_DATABASE_URL)"
+            );
+            eprintln!("  ui    build the web UI into frontend/dist/");
             return ExitCode::from(2);
         }
     };
@@ -30,19 +42,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// The workspace's root folder (this crate sits one level below it).
+pub fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(Path::to_path_buf).unwrap_or_else(|| manifest.to_path_buf())
+}
+
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
 }
 
-fn run(mut cmd: Command) -> Result<(), String> {
+pub fn run(mut cmd: Command) -> Result<(), String> {
     let shown = format!("{cmd:?}");
     let status = cmd.status().map_err(|e| format!("could not run {shown}: {e}"))?;
     if status.success() { Ok(()) } else { Err(format!("{shown} failed with {status}")) }
 }
 
-fn dev(rest: &[String]) -> Result<(), String> {
+fn dev(dist: &Path, rest: &[String]) -> Result<(), String> {
     let mut cmd = cargo();
-    cmd.args(["run", "--package", "nene-server", "--", "--dev"]).args(rest);
+    cmd.args(["run", "--package", "nene-server", "--", "--dev"]).args(rest).env("NENE_UI_DIR", dist);
     run(cmd)
 }
 

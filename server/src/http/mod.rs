@@ -12,6 +12,7 @@ pub mod ops;
 pub mod payments;
 pub mod proofs;
 pub mod sync;
+pub mod ui;
 pub mod users;
 pub mod wallet;
 
@@ -99,7 +100,7 @@ pub fn router(state: AppState) -> Router {
 
     router
         .route("/api/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
-        .fallback(|| async { ApiError::not_found("Nothing exists at this address.") })
+        .fallback(ui::fallback)
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
