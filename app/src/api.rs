@@ -129,23 +129,25 @@ impl Api {
     pub async fn raw(
         &self,
         method: Method,
-        path_and_query: &str,
+        path: &str,
+        query: &[(String, String)],
         access: Option<&str>,
         headers: &[(&str, String)],
         body: Option<RawBody>,
     ) -> Result<(StatusCode, Option<String>, Vec<u8>), ApiFailure> {
-        let mut req = self.request(method, path_and_query);
+        let mut req = self.request(method, path);
+        if !query.is_empty() {
+            req = req.query(query);
+        }
         if let Some(a) = access {
             req = req.bearer_auth(a);
         }
         for (name, value) in headers {
             req = req.header(*name, value);
         }
-        req = match body {
-            None => req,
-            Some(RawBody::Json(v)) => req.json(&v),
-            Some(RawBody::Multipart(form)) => req.multipart(form),
-        };
+        if let Some(RawBody::Json(v)) = body {
+            req = req.json(&v);
+        }
         let resp = req.send().await.map_err(network)?;
         let status = resp.status();
         let content_type =
@@ -156,9 +158,9 @@ impl Api {
 }
 
 /// The body of a pass-through call.
+#[derive(Clone, Debug)]
 pub enum RawBody {
     Json(serde_json::Value),
-    Multipart(reqwest::multipart::Form),
 }
 
 /// Keeps `scheme://host[:port]`, without a trailing slash or an `/api/v1` suffix someone may have pasted.

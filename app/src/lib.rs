@@ -7,12 +7,17 @@
 
 pub mod api;
 mod backoff;
+pub mod bridge;
 pub mod cache;
 pub mod engine;
 pub mod error;
+mod passthrough;
 mod session;
+#[cfg(feature = "shell")]
+pub mod shell;
 pub mod tokens;
 
 pub use cache::{Cache, CachedChallenge, IntentState, OutboxIntent, PullApplied, WalletView};
 pub use engine::{Engine, PushSummary, SyncSummary, TokenPolicy};
 pub use error::{AppError, AppResult};
+pub use passthrough::RawAnswer;

@@ -1,5 +1,8 @@
 //! Helpers for the app's end-to-end tests: an app engine in a temporary data folder signed in to a real test
 //! server, challenges made over HTTP, and reads of the server's own view to check what really moved.
+//!
+//! Each test file uses its own part of these helpers.
+#![allow(dead_code)]
 
 pub mod proxy;
 

@@ -1,0 +1,54 @@
+//! The background loop: syncs at a steady pace while things work, backs off after failures, wakes at once when an
+//! action is queued, tells the window what changed (`nene://synced`), and shows new inbox items as desktop
+//! notifications.
+
+use std::sync::Arc;
+
+use tauri::{AppHandle, Emitter};
+use tauri_plugin_notification::NotificationExt;
+
+use super::Shell;
+
+/// Above this many new items at once (the first sync on a new device, say), one summary instead of a flood.
+const MAX_SINGLE_NOTIFICATIONS: usize = 3;
+
+pub fn start(app: AppHandle, shell: Arc<Shell>) {
+    tauri::async_runtime::spawn(async move {
+        loop {
+            if matches!(shell.engine.signed_in().await, Ok(Some(_))) {
+                match shell.engine.sync().await {
+                    Ok(summary) => {
+                        let _ = app.emit("nene://synced", &summary);
+                    }
+                    Err(e) => {
+                        tracing::info!(error = %e, failures = shell.engine.consecutive_failures(), "sync failed");
+                        let _ = app.emit("nene://sync-failed", e.to_string());
+                    }
+                }
+                announce(&app, &shell);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(shell.engine.next_sync_delay()) => {}
+                () = shell.wake.notified() => {}
+            }
+        }
+    });
+}
+
+fn announce(app: &AppHandle, shell: &Shell) {
+    let new = match shell.engine.take_new_notifications() {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read new notifications");
+            return;
+        }
+    };
+    let shown = if new.len() > MAX_SINGLE_NOTIFICATIONS {
+        app.notification().builder().title("NeNe Challenge").body(format!("{} new notifications", new.len())).show()
+    } else {
+        new.iter().try_for_each(|n| app.notification().builder().title(&n.title).body(&n.body).show())
+    };
+    if let Err(e) = shown {
+        tracing::info!(error = %e, "desktop notification not shown");
+    }
+}
