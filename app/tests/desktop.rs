@@ -9,8 +9,10 @@
 //!
 //!     cargo test -p nene-app --features shell --test desktop -- --ignored
 //!
-//! The steps talk to the app through the page's own bridge (`window.__TAURI__.core.invoke`), so they hold whatever
-//! web UI is built into the binary; the screenshots show that UI.
+//! The steps hold for any web UI built into the binary that has an email/password sign-in form and lists the
+//! person's challenges on its first screen (the real UI in `frontend/`, or a bare page while it is not built): the
+//! test signs in through the form, reads the list on the page, and otherwise talks to the app through the page's own
+//! bridge (`window.__TAURI__.core.invoke`), the proof through `api_call` exactly as the web UI sends it.
 #![cfg(feature = "shell")]
 
 mod support;
@@ -84,6 +86,39 @@ impl Driver {
         answer["ok"].clone()
     }
 
+    /// Types into the first element matching `css`.
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.send(reqwest::Method::POST, &self.path(&format!("/element/{id}/value")), Some(json!({"text": text})))
+            .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.find(css).await;
+        self.send(reqwest::Method::POST, &self.path(&format!("/element/{id}/click")), Some(json!({}))).await;
+    }
+
+    /// The first element matching `css`, waiting for the page to show it.
+    async fn find(&self, css: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let resp = self
+                .http
+                .post(format!("{}{}", self.base, self.path("/element")))
+                .json(&json!({"using": "css selector", "value": css}))
+                .send()
+                .await
+                .expect("webdriver answers");
+            if resp.status().is_success() {
+                let body: Value = resp.json().await.expect("webdriver json");
+                let element = &body["value"]["element-6066-11e4-a52e-4f735466cecf"];
+                return element.as_str().unwrap_or_else(|| panic!("element id in {body}")).to_owned();
+            }
+            assert!(start.elapsed() < Duration::from_secs(15), "no {css} on the page");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn page_text(&self) -> String {
         let answer = self
             .send(
@@ -95,10 +130,18 @@ impl Driver {
         answer.as_str().unwrap_or_default().to_owned()
     }
 
-    async fn screenshot(&self, dir: &Path, name: &str) {
-        let answer = self.send(reqwest::Method::GET, &self.path("/screenshot"), None).await;
-        let png = base64::engine::general_purpose::STANDARD.decode(answer.as_str().expect("png")).expect("base64");
-        std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot saved");
+    /// Saves a screenshot taken while the page shows `text` (a UI may re-render between a check and the shot).
+    async fn screenshot(&self, dir: &Path, name: &str, text: &str) {
+        let start = Instant::now();
+        loop {
+            let answer = self.send(reqwest::Method::GET, &self.path("/screenshot"), None).await;
+            if self.page_text().await.contains(text) || start.elapsed() > Duration::from_secs(10) {
+                let png =
+                    base64::engine::general_purpose::STANDARD.decode(answer.as_str().expect("png")).expect("base64");
+                std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot saved");
+                return;
+            }
+        }
     }
 }
 
@@ -194,14 +237,15 @@ async fn the_desktop_app_works_offline_and_delivers_a_queued_proof_once() {
     app.start_app().await;
     app.invoke("set_server_url", json!({"url": s.base})).await;
 
-    // Sign in and see the challenge list.
-    let signed = app.invoke("sign_in", json!({"email": "desk@app.test", "password": PASSWORD})).await;
-    assert_eq!(signed["nickname"], "desk");
+    // Sign in through the page's form and see the challenge list.
+    app.type_into("input[type=email]", "desk@app.test").await;
+    app.type_into("input[type=password]", PASSWORD).await;
+    app.click("button[type=submit]").await;
+    eventually(Duration::from_secs(15), || async { app.page_text().await.contains("Morning run") }).await;
     let list = app.invoke("challenges", json!({})).await;
     assert_eq!(list[0]["challenge"]["title"], "Morning run");
     assert_eq!(list[0]["challenge"]["status"], "IN_PROGRESS");
-    eventually(Duration::from_secs(10), || async { app.page_text().await.contains("Morning run") }).await;
-    app.screenshot(&artifacts, "1-signed-in").await;
+    app.screenshot(&artifacts, "1-signed-in", "Morning run").await;
 
     // The server stops; the app is closed and opened again: the list is still there, from the cache.
     let db = std::sync::Arc::clone(&s.db);
@@ -214,17 +258,19 @@ async fn the_desktop_app_works_offline_and_delivers_a_queued_proof_once() {
     assert_eq!(session["nickname"], "desk", "still signed in after a restart");
     let list = app.invoke("challenges", json!({})).await;
     assert_eq!(list[0]["challenge"]["title"], "Morning run");
-    eventually(Duration::from_secs(10), || async { app.page_text().await.contains("Morning run") }).await;
-    app.screenshot(&artifacts, "2-restarted-offline").await;
+    eventually(Duration::from_secs(15), || async { app.page_text().await.contains("Morning run") }).await;
+    app.screenshot(&artifacts, "2-restarted-offline", "Morning run").await;
 
-    // A proof submitted offline waits in the outbox.
-    let queued = app.invoke("proof", json!({"challengeId": run.to_string(), "text": "ran 5 km offline"})).await;
-    assert_eq!(queued["state"], "PENDING");
+    // A proof submitted offline (as the web UI submits it) is saved and answered "accepted, pending".
+    let call = json!({"method": "POST", "path": format!("/challenges/{run}/proofs"), "query": [], "body": null,
+        "idempotency_key": null, "text": "ran 5 km offline", "photo": null, "photo_name": null});
+    let answer = app.invoke("api_call", json!({"call": call})).await;
+    assert_eq!(answer["status"], 202, "{answer}");
     let sync = app.invoke_result("sync").await;
     assert!(sync.is_err(), "the server is down: {sync:?}");
     let pending = app.invoke("pending_intents", json!({})).await;
     assert_eq!(pending.as_array().map(Vec::len), Some(1));
-    app.screenshot(&artifacts, "3-proof-queued-offline").await;
+    app.screenshot(&artifacts, "3-proof-queued-offline", "Morning run").await;
 
     // The server is back on the same address: the proof arrives, once.
     let mut config = test_config(&db);
@@ -239,7 +285,7 @@ async fn the_desktop_app_works_offline_and_delivers_a_queued_proof_once() {
     let (_, feed) = s.get(&format!("/api/v1/challenges/{run}/proofs"), Some(&mint_token(user))).await;
     assert_eq!(feed["items"][0]["text"], "ran 5 km offline");
     assert_eq!(app.invoke("pending_intents", json!({})).await, json!([]));
-    app.screenshot(&artifacts, "4-proof-delivered").await;
+    app.screenshot(&artifacts, "4-proof-delivered", "Morning run").await;
     app.quit_app().await;
 }
 

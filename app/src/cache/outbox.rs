@@ -56,7 +56,7 @@ pub struct OutboxIntent {
     /// Why the server refused it (rejected ones).
     pub code: Option<ErrorCode>,
     pub message: Option<String>,
-    /// How many times it was sent.
+    /// How many times sending it was tried.
     pub attempts: i64,
     /// Why the last send did not settle it (offline, "try later").
     pub last_error: Option<String>,

@@ -9,6 +9,11 @@ use tauri_plugin_notification::NotificationExt;
 
 use super::Shell;
 
+/// The event the window gets after a sync changed the cache (payload: the sync's summary, when there is one).
+pub const SYNCED: &str = "nene://synced";
+/// The event the window gets when a sync failed (payload: why).
+pub const SYNC_FAILED: &str = "nene://sync-failed";
+
 /// Above this many new items at once (the first sync on a new device, say), one summary instead of a flood.
 const MAX_SINGLE_NOTIFICATIONS: usize = 3;
 
@@ -18,11 +23,11 @@ pub fn start(app: AppHandle, shell: Arc<Shell>) {
             if matches!(shell.engine.signed_in().await, Ok(Some(_))) {
                 match shell.engine.sync().await {
                     Ok(summary) => {
-                        let _ = app.emit("nene://synced", &summary);
+                        let _ = app.emit(SYNCED, &summary);
                     }
                     Err(e) => {
                         tracing::info!(error = %e, failures = shell.engine.consecutive_failures(), "sync failed");
-                        let _ = app.emit("nene://sync-failed", e.to_string());
+                        let _ = app.emit(SYNC_FAILED, e.to_string());
                     }
                 }
                 announce(&app, &shell);

@@ -10,7 +10,7 @@ use nene_shared::ledger::WalletEntry;
 use nene_shared::sync::SyncedNotification;
 use nene_shared::users::Me;
 use serde::Serialize;
-use tauri::State;
+use tauri::{AppHandle, Emitter, State};
 
 use super::Shell;
 use crate::bridge::{WireAnswer, WireCall};
@@ -60,16 +60,24 @@ pub async fn session(shell: Shared<'_>) -> Answer<Option<Me>> {
 }
 
 #[tauri::command]
-pub async fn sign_in(shell: Shared<'_>, email: String, password: String) -> Answer<Me> {
+pub async fn sign_in(app: AppHandle, shell: Shared<'_>, email: String, password: String) -> Answer<Me> {
     let me = shell.engine.sign_in(&email, &password).await?;
     shell.bridge.settle_after_sign_in().await;
+    let _ = app.emit(super::background::SYNCED, ());
     Ok(me)
 }
 
 #[tauri::command]
-pub async fn sign_up(shell: Shared<'_>, email: String, password: String, nickname: String) -> Answer<Me> {
+pub async fn sign_up(
+    app: AppHandle,
+    shell: Shared<'_>,
+    email: String,
+    password: String,
+    nickname: String,
+) -> Answer<Me> {
     let me = shell.engine.sign_up(&email, &password, &nickname).await?;
     shell.bridge.settle_after_sign_in().await;
+    let _ = app.emit(super::background::SYNCED, ());
     Ok(me)
 }
 
@@ -80,8 +88,10 @@ pub async fn sign_out(shell: Shared<'_>) -> Answer<()> {
 
 /// Push, then pull, now.
 #[tauri::command]
-pub async fn sync(shell: Shared<'_>) -> Answer<SyncSummary> {
-    Ok(shell.engine.sync().await?)
+pub async fn sync(app: AppHandle, shell: Shared<'_>) -> Answer<SyncSummary> {
+    let summary = shell.engine.sync().await?;
+    let _ = app.emit(super::background::SYNCED, &summary);
+    Ok(summary)
 }
 
 /// The challenges the person takes part in, from the cache.
