@@ -220,6 +220,23 @@ impl Engine {
         Ok(self.inner.cache.rejected_intents()?)
     }
 
+    /// Proofs still waiting to be sent while their challenge's day ends within `within` (by the challenge's time
+    /// zone). The server judges the day by when a proof reaches it, so the UI warns about these: sent after
+    /// midnight, a proof counts for the next day.
+    pub fn proofs_near_deadline(&self, within: chrono::Duration) -> AppResult<Vec<OutboxIntent>> {
+        let now = chrono::Utc::now();
+        let mut out = Vec::new();
+        for intent in self.inner.cache.pending_intents()? {
+            let Some(challenge) = intent.challenge_id.filter(|_| intent.kind == IntentKind::Proof) else { continue };
+            let Some(cached) = self.inner.cache.challenge(challenge)? else { continue };
+            let Ok(tz) = cached.snapshot.challenge.timezone.parse::<chrono_tz::Tz>() else { continue };
+            if time_left_today(now, tz).is_some_and(|left| left <= within) {
+                out.push(intent);
+            }
+        }
+        Ok(out)
+    }
+
     /// Clears a rejected action from the list once the person has read why.
     pub fn dismiss_rejected(&self, id: &str) -> AppResult<bool> {
         Ok(self.inner.cache.dismiss_rejected(id)?)
@@ -386,6 +403,15 @@ impl HasRetries for PullApplied {
     }
 }
 
+/// How long until midnight in `tz`.
+fn time_left_today(now: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> Option<chrono::Duration> {
+    use chrono::TimeZone;
+    let local = now.with_timezone(&tz);
+    let midnight = local.date_naive().succ_opt()?.and_hms_opt(0, 0, 0)?;
+    let end = tz.from_local_datetime(&midnight).earliest()?;
+    Some(end.with_timezone(&chrono::Utc) - now)
+}
+
 /// Lowercase hex SHA-256, as the server names photos.
 pub fn hex_sha256(bytes: &[u8]) -> String {
     use std::fmt::Write;
@@ -400,6 +426,18 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_time_left_is_counted_to_midnight_in_the_challenges_zone() {
+        use chrono::TimeZone;
+        // 23:30 in Seoul is 14:30 UTC.
+        let now = chrono::Utc.with_ymd_and_hms(2026, 3, 2, 14, 30, 0).single().expect("time");
+        assert_eq!(time_left_today(now, chrono_tz::Asia::Seoul), Some(chrono::Duration::minutes(30)));
+        assert_eq!(
+            time_left_today(now, chrono_tz::UTC),
+            Some(chrono::Duration::hours(9) + chrono::Duration::minutes(30))
+        );
+    }
 
     #[test]
     fn photo_hashes_are_lowercase_hex_sha256() {

@@ -69,6 +69,10 @@ async fn intents_queued_offline_are_applied_exactly_once(backend: Backend) {
         vec![(IntentKind::Join, join.id.clone()), (IntentKind::Proof, proof.id.clone())]
     );
     assert!(pending.iter().all(|i| i.last_error.is_some()), "the reason it is still waiting is kept");
+    // The UI can warn that the day may end before the proof is sent.
+    let at_risk = app.engine.proofs_near_deadline(chrono::Duration::hours(25)).expect("deadline");
+    assert_eq!(at_risk.iter().map(|i| i.id.clone()).collect::<Vec<_>>(), vec![proof.id.clone()]);
+    assert!(app.engine.proofs_near_deadline(chrono::Duration::zero()).expect("deadline").is_empty());
 
     // The app is closed and opened again while offline: the queue is on disk.
     let app = app.restart();

@@ -1,7 +1,8 @@
 //! The background loop: syncs at a steady pace while things work, backs off after failures, wakes at once when an
-//! action is queued, tells the window what changed (`nene://synced`), and shows new inbox items as desktop
-//! notifications.
+//! action is queued, tells the window what changed (`nene://synced`), shows new inbox items as desktop
+//! notifications, and warns once when a queued proof may miss the end of its day.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use tauri::{AppHandle, Emitter};
@@ -14,11 +15,15 @@ pub const SYNCED: &str = "nene://synced";
 /// The event the window gets when a sync failed (payload: why).
 pub const SYNC_FAILED: &str = "nene://sync-failed";
 
+/// How close to midnight (in the challenge's time zone) a still-queued proof gets a warning.
+const DEADLINE_WARNING_MINUTES: i64 = 60;
+
 /// Above this many new items at once (the first sync on a new device, say), one summary instead of a flood.
 const MAX_SINGLE_NOTIFICATIONS: usize = 3;
 
 pub fn start(app: AppHandle, shell: Arc<Shell>) {
     tauri::async_runtime::spawn(async move {
+        let mut warned = HashSet::new();
         loop {
             if matches!(shell.engine.signed_in().await, Ok(Some(_))) {
                 match shell.engine.sync().await {
@@ -31,6 +36,7 @@ pub fn start(app: AppHandle, shell: Arc<Shell>) {
                     }
                 }
                 announce(&app, &shell);
+                warn_of_deadlines(&app, &shell, &mut warned);
             }
             tokio::select! {
                 () = tokio::time::sleep(shell.engine.next_sync_delay()) => {}
@@ -55,5 +61,24 @@ fn announce(app: &AppHandle, shell: &Shell) {
     };
     if let Err(e) = shown {
         tracing::info!(error = %e, "desktop notification not shown");
+    }
+}
+
+fn warn_of_deadlines(app: &AppHandle, shell: &Shell, warned: &mut HashSet<String>) {
+    let Ok(at_risk) = shell.engine.proofs_near_deadline(chrono::Duration::minutes(DEADLINE_WARNING_MINUTES)) else {
+        return;
+    };
+    for intent in at_risk {
+        if warned.insert(intent.id) {
+            let shown = app
+                .notification()
+                .builder()
+                .title("NeNe Challenge")
+                .body("Today's proof is still waiting to be sent. Connect before midnight so it counts for today.")
+                .show();
+            if let Err(e) = shown {
+                tracing::info!(error = %e, "deadline warning not shown");
+            }
+        }
     }
 }

@@ -163,6 +163,12 @@ pub fn rejected_intents(shell: Shared<'_>) -> Answer<Vec<OutboxIntent>> {
     Ok(shell.engine.rejected_intents()?)
 }
 
+/// Proofs still queued while their challenge's day ends within `minutes` (default 60): worth a warning.
+#[tauri::command]
+pub fn proofs_near_deadline(shell: Shared<'_>, minutes: Option<i64>) -> Answer<Vec<OutboxIntent>> {
+    Ok(shell.engine.proofs_near_deadline(chrono::Duration::minutes(minutes.unwrap_or(60)))?)
+}
+
 #[tauri::command]
 pub fn dismiss_rejected(shell: Shared<'_>, id: String) -> Answer<bool> {
     Ok(shell.engine.dismiss_rejected(&id)?)

@@ -65,6 +65,7 @@ pub fn run() {
             commands::proof,
             commands::pending_intents,
             commands::rejected_intents,
+            commands::proofs_near_deadline,
             commands::dismiss_rejected,
             commands::settings,
             commands::set_server_url,
