@@ -3,4 +3,7 @@
 fn main() {
     #[cfg(feature = "shell")]
     tauri_build::build();
+    // Without the shell there is nothing to redo when other files change.
+    #[cfg(not(feature = "shell"))]
+    println!("cargo::rerun-if-changed=build.rs");
 }

@@ -17,6 +17,7 @@ use std::sync::Mutex;
 
 use nene_shared::auth::{LoginRequest, SignupRequest, TokenPair};
 use nene_shared::challenges::{Challenge, ChallengeId, Proof};
+use nene_shared::notifications::UnreadCount;
 use nene_shared::page::{Page, PageQuery};
 use nene_shared::sync::IntentKind;
 use nene_shared::users::Me;
@@ -175,6 +176,9 @@ impl Bridge {
             (CallMethod::Post, ["challenges", id, "proofs"]) => {
                 let id = parse_id(id)?;
                 self.settle(self.engine.proof(id, call.text.clone(), call.photo.clone())?, id).await
+            }
+            (CallMethod::Get, ["notifications", "unread-count"]) => {
+                self.forward_or(call, |_| json(200, &UnreadCount { count: cache.unread_count()? })).await
             }
             (CallMethod::Get, ["notifications"]) => {
                 self.forward_or(call, |_| {

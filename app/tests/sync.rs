@@ -278,6 +278,7 @@ async fn the_cache_answers_reads_with_the_server_stopped(backend: Backend) {
     let entries = app.engine.cache().wallet_entries(None, 10).expect("entries");
     assert_eq!(entries.iter().map(|e| e.kind).collect::<Vec<_>>(), vec![TransferKind::Stake, TransferKind::Charge]);
     assert_eq!(app.engine.cache().notifications(None, 10).expect("inbox").len(), 1);
+    assert_eq!(app.engine.cache().unread_count().expect("unread"), 1);
 
     // A leave queued offline shows as pending with the stake it will bring back.
     app.engine.leave(c).expect("queue leave");

@@ -25,6 +25,17 @@ impl Cache {
         })
     }
 
+    /// How many inbox items are unread, as last synced.
+    pub fn unread_count(&self) -> CacheResult<i64> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM notifications WHERE json_extract(notification, '$.read_at') IS NULL",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
     /// Inbox items not yet announced, oldest first, now marked announced: each is announced once.
     pub(crate) fn take_unannounced(&self) -> CacheResult<Vec<Notification>> {
         self.write(|tx| {

@@ -285,6 +285,55 @@ impl Cache {
 mod tests {
     use super::*;
 
+    fn queued(cache: &Cache, kind: IntentKind) -> OutboxIntent {
+        let challenge_id = ChallengeId::new();
+        let body = serde_json::json!({"challenge_id": challenge_id});
+        cache.queue(NewIntent { kind, body, challenge_id, photo: None }).expect("queued")
+    }
+
+    fn result(id: &str, status: IntentStatus, code: Option<ErrorCode>) -> IntentResult {
+        IntentResult { id: id.to_owned(), status, code, message: code.map(|c| format!("because {c}")) }
+    }
+
+    #[test]
+    fn answers_settle_pending_intents_once_and_retries_stay_pending() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let cache = Cache::open(dir.path()).expect("cache");
+        let (a, b, c) =
+            (queued(&cache, IntentKind::Join), queued(&cache, IntentKind::Join), queued(&cache, IntentKind::Leave));
+        let counts = cache
+            .record_results(&[
+                result(&a.id, IntentStatus::Applied, None),
+                result(&b.id, IntentStatus::Rejected, Some(ErrorCode::ChallengeFull)),
+                result(&c.id, IntentStatus::Retry, Some(ErrorCode::Unavailable)),
+                result("not-ours", IntentStatus::Applied, None),
+            ])
+            .expect("recorded");
+        assert_eq!(counts, (1, 1, 1));
+        assert_eq!(cache.intent_state(&a.id).expect("state"), Some(IntentState::Applied));
+        let rejected = cache.rejected_intents().expect("rejected");
+        assert_eq!(
+            (rejected[0].code, rejected[0].message.as_deref()),
+            (Some(ErrorCode::ChallengeFull), Some("because CHALLENGE_FULL"))
+        );
+        let pending = cache.pending_intents().expect("pending");
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].id, c.id);
+        assert!(pending[0].last_error.as_deref().is_some_and(|e| e.starts_with("UNAVAILABLE")));
+        assert_eq!(cache.pending_batch(10).expect("batch").len(), 1, "only the pending one is sent again");
+
+        // A late or repeated answer never undoes a settled intent.
+        let again = cache
+            .record_results(&[
+                result(&a.id, IntentStatus::Rejected, Some(ErrorCode::ChallengeFull)),
+                result(&b.id, IntentStatus::Applied, None),
+            ])
+            .expect("recorded");
+        assert_eq!(again, (0, 0, 0));
+        assert_eq!(cache.intent_state(&a.id).expect("state"), Some(IntentState::Applied));
+        assert_eq!(cache.intent_state(&b.id).expect("state"), Some(IntentState::Rejected));
+    }
+
     #[test]
     fn states_round_trip() {
         for s in [IntentState::Pending, IntentState::Applied, IntentState::Rejected] {
