@@ -167,15 +167,18 @@ async fn pending_deliveries_survive_a_restart_and_go_out_once(backend: Backend) 
     t.server.stop().await;
     config.run_workers = true;
     let again = TestServer::start_on(db, config).await;
+    // Wait until the worker has recorded every outcome (the sends themselves happen just before).
+    let mut all_sent = false;
     for _ in 0..400 {
-        if t.fcm.delivered_to("device-r") >= 5 {
+        if deliveries(&again).await.iter().all(|d| d.0 == "SENT") {
+            all_sent = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    assert!(all_sent, "{:?}", deliveries(&again).await);
     assert_eq!(t.fcm.delivered_to("device-r"), 5);
     assert_eq!(t.fcm.send_attempts(), 5);
-    assert!(deliveries(&again).await.iter().all(|d| d.0 == "SENT"));
 }
 
 async fn a_thousand_queued_notifications_are_each_sent_once(backend: Backend) {
