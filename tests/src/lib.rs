@@ -344,6 +344,12 @@ impl WithToss {
         (order_id, key)
     }
 
+    /// Confirms a payment made in the sandbox's widget, as the web UI's success page does.
+    pub async fn confirm(&self, token: &str, order_id: &str, payment_key: &str, amount: i64) -> (StatusCode, Value) {
+        let body = serde_json::json!({"payment_key": payment_key, "order_id": order_id, "amount": amount});
+        self.server.post("/api/v1/payments/confirm", Some(token), &body).await
+    }
+
     /// Pays, confirms and runs the credit worker: the points are in the wallet afterwards.
     pub async fn charge(&self, token: &str, amount: i64) -> String {
         let (order_id, key) = self.pay(token, amount).await;

@@ -75,14 +75,7 @@ async fn a_wrong_amount_is_refused_without_calling_toss(backend: Backend) {
     let t = WithToss::start(backend, |_| {}).await;
     let user = t.server.signup("tamper@example.com", "tamper").await;
     let (order_id, key) = t.pay(&user.access, 50_000).await;
-    let (status, body) = t
-        .server
-        .post(
-            "/api/v1/payments/confirm",
-            Some(&user.access),
-            &json!({"payment_key": key, "order_id": order_id, "amount": 100}),
-        )
-        .await;
+    let (status, body) = t.confirm(&user.access, &order_id, &key, 100).await;
     assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "AMOUNT_MISMATCH"));
     assert_eq!(body["fields"]["amount"], "INVALID");
     assert_eq!(t.toss.calls(Op::Confirm), 0);
@@ -103,14 +96,7 @@ async fn a_refused_card_fails_the_order_with_its_reason(backend: Backend) {
             message: "한도초과 혹은 잔액부족으로 결제에 실패했습니다.".into(),
         },
     );
-    let (status, body) = t
-        .server
-        .post(
-            "/api/v1/payments/confirm",
-            Some(&user.access),
-            &json!({"payment_key": key, "order_id": order_id, "amount": 20_000}),
-        )
-        .await;
+    let (status, body) = t.confirm(&user.access, &order_id, &key, 20_000).await;
     assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "PAYMENT_FAILED"));
     assert_eq!(body["message"], "한도초과 혹은 잔액부족으로 결제에 실패했습니다.");
     let order = t.order(&user.access, &order_id).await;
@@ -127,14 +113,7 @@ async fn a_timeout_leaves_the_order_unknown_until_the_reconciler_settles_it(back
     let (order_id, key) = t.pay(&user.access, 30_000).await;
     // Toss takes the payment but answers too late.
     t.toss.push_fault(Op::Confirm, Fault::DelayThenApply(Duration::from_secs(2)));
-    let (status, body) = t
-        .server
-        .post(
-            "/api/v1/payments/confirm",
-            Some(&user.access),
-            &json!({"payment_key": key, "order_id": order_id, "amount": 30_000}),
-        )
-        .await;
+    let (status, body) = t.confirm(&user.access, &order_id, &key, 30_000).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["status"], "UNKNOWN");
 
@@ -157,14 +136,7 @@ async fn an_unknown_order_that_toss_never_completed_fails(backend: Backend) {
     let (order_id, key) = t.pay(&user.access, 5_000).await;
     // The confirm times out and Toss did nothing; then the card is refused on the reconciler's repeat.
     t.toss.push_fault(Op::Confirm, Fault::DelayThenFail(Duration::from_secs(2)));
-    let (status, _) = t
-        .server
-        .post(
-            "/api/v1/payments/confirm",
-            Some(&user.access),
-            &json!({"payment_key": key, "order_id": order_id, "amount": 5_000}),
-        )
-        .await;
+    let (status, _) = t.confirm(&user.access, &order_id, &key, 5_000).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     t.toss.push_fault(
         Op::Confirm,
@@ -182,14 +154,7 @@ async fn points_arrive_exactly_once_after_a_restart_between_payment_and_credit(b
     let t = WithToss::start(backend, |_| {}).await;
     let user = t.server.signup("restart@example.com", "restart").await;
     let (order_id, key) = t.pay(&user.access, 40_000).await;
-    let (status, body) = t
-        .server
-        .post(
-            "/api/v1/payments/confirm",
-            Some(&user.access),
-            &json!({"payment_key": key, "order_id": order_id, "amount": 40_000}),
-        )
-        .await;
+    let (status, body) = t.confirm(&user.access, &order_id, &key, 40_000).await;
     assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("PAID")));
 
     // The server stops before its credit worker ran; a new one starts on the same database with its workers on.
@@ -357,14 +322,7 @@ async fn the_webhook_rereads_the_payment_and_repeats_change_nothing(backend: Bac
 
     // The confirm's answer is lost; Toss's webhook tells us, and we believe it after reading it back.
     t.toss.push_fault(Op::Confirm, Fault::DelayThenApply(Duration::from_secs(2)));
-    let (status, _) = t
-        .server
-        .post(
-            "/api/v1/payments/confirm",
-            Some(&user.access),
-            &json!({"payment_key": key, "order_id": order_id, "amount": 15_000}),
-        )
-        .await;
+    let (status, _) = t.confirm(&user.access, &order_id, &key, 15_000).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let real = json!({"eventType": "PAYMENT_STATUS_CHANGED", "createdAt": "2026-11-28T10:00:01+09:00",
         "data": {"paymentKey": key, "orderId": order_id, "status": "DONE"}});
@@ -429,14 +387,7 @@ async fn running_workers_credit_without_help(backend: Backend) {
     let t = WithToss::start(backend, |c| c.run_workers = true).await;
     let user = t.server.signup("auto@example.com", "auto").await;
     let (order_id, key) = t.pay(&user.access, 12_000).await;
-    let (status, _) = t
-        .server
-        .post(
-            "/api/v1/payments/confirm",
-            Some(&user.access),
-            &json!({"payment_key": key, "order_id": order_id, "amount": 12_000}),
-        )
-        .await;
+    let (status, _) = t.confirm(&user.access, &order_id, &key, 12_000).await;
     assert_eq!(status, StatusCode::OK);
     let mut balance = 0;
     for _ in 0..200 {
@@ -470,14 +421,7 @@ async fn a_payment_that_cannot_be_credited_is_cancelled_at_toss(backend: Backend
     let (first, first_key) = t.pay(&user.access, 1_000_000).await;
     let (second, second_key) = t.pay(&user.access, 1_000_000).await;
     for (order_id, key) in [(&first, &first_key), (&second, &second_key)] {
-        let (status, body) = t
-            .server
-            .post(
-                "/api/v1/payments/confirm",
-                Some(&user.access),
-                &json!({"payment_key": key, "order_id": order_id, "amount": 1_000_000}),
-            )
-            .await;
+        let (status, body) = t.confirm(&user.access, order_id, key, 1_000_000).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     assert_eq!(worker::credit_step(&t.server.state).await.unwrap(), 2);
