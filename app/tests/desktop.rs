@@ -1,18 +1,17 @@
 //! The desktop app driven through WebDriver (tauri-driver + WebKitWebDriver under Xvfb) against a real server: sign
 //! in, see the challenge list, stop the server, restart the app and still see the list from the cache, submit a
-//! proof offline, start the server again, and the proof arrives exactly once. Screenshots go to
-//! `artifacts/desktop/`.
+//! proof offline through the page's form (shown as waiting to be sent), start the server again, and the proof
+//! arrives exactly once. Screenshots go to `$NENE_ARTIFACTS_DIR/desktop` (default `target/artifacts/desktop`).
 //!
-//! It needs the built binary (`cargo build -p nene-app --features shell`), `tauri-driver` (`cargo install
-//! tauri-driver --version ^2 --locked`), `WebKitWebDriver` (Debian: webkit2gtk-driver) and `xvfb-run`, so it is
-//! ignored by default:
+//! It is compiled only with the `shell` feature, and needs `tauri-driver` (`cargo install tauri-driver --version ^2
+//! --locked`), `WebKitWebDriver` (Debian: webkit2gtk-driver) and `xvfb-run` (Debian: xvfb); `cargo xtask test` runs
+//! it when they are there (and CI always):
 //!
-//!     cargo test -p nene-app --features shell --test desktop -- --ignored
+//!     cargo test -p nene-app --features shell --test desktop
 //!
-//! The steps hold for any web UI built into the binary that has an email/password sign-in form and lists the
-//! person's challenges on its first screen (the real UI in `frontend/`, or a bare page while it is not built): the
-//! test signs in through the form, reads the list on the page, and otherwise talks to the app through the page's own
-//! bridge (`window.__TAURI__.core.invoke`), the proof through `api_call` exactly as the web UI sends it.
+//! The page is the real web UI (`frontend/`, built into the binary from `frontend/dist` by `cargo xtask ui`): the
+//! test signs in through its form, reads the list, submits the proof through the proof screen, and checks the app's
+//! side through the page's own bridge (`window.__TAURI__.core.invoke`: the cache, the outbox, a sync).
 #![cfg(feature = "shell")]
 
 mod support;
@@ -119,6 +118,18 @@ impl Driver {
         }
     }
 
+    /// Whether the page shows an element matching `css` right now.
+    async fn exists(&self, css: &str) -> bool {
+        let answer = self
+            .send(
+                reqwest::Method::POST,
+                &self.path("/execute/sync"),
+                Some(json!({"script": "return document.querySelector(arguments[0]) !== null", "args": [css]})),
+            )
+            .await;
+        answer.as_bool().unwrap_or(false)
+    }
+
     async fn page_text(&self) -> String {
         let answer = self
             .send(
@@ -130,17 +141,26 @@ impl Driver {
         answer.as_str().unwrap_or_default().to_owned()
     }
 
-    /// Saves a screenshot taken while the page shows `text` (a UI may re-render between a check and the shot).
+    /// Saves a screenshot taken while the page shows `text` (checked before and after the shot: a UI may re-render
+    /// in between).
     async fn screenshot(&self, dir: &Path, name: &str, text: &str) {
         let start = Instant::now();
         loop {
+            let before = self.page_text().await.contains(text);
+            // What the DOM holds reaches the screen at the next frames.
+            let frames =
+                "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)));";
+            self.send(reqwest::Method::POST, &self.path("/execute/async"), Some(json!({"script": frames, "args": []})))
+                .await;
             let answer = self.send(reqwest::Method::GET, &self.path("/screenshot"), None).await;
-            if self.page_text().await.contains(text) || start.elapsed() > Duration::from_secs(10) {
+            let after = self.page_text().await.contains(text);
+            if (before && after) || start.elapsed() > Duration::from_secs(10) {
                 let png =
                     base64::engine::general_purpose::STANDARD.decode(answer.as_str().expect("png")).expect("base64");
                 std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot saved");
                 return;
             }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }
@@ -197,9 +217,11 @@ where
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Xvfb, tauri-driver, WebKitWebDriver and the built app (see the module comment)"]
 async fn the_desktop_app_works_offline_and_delivers_a_queued_proof_once() {
-    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts/desktop");
+    let artifacts = std::env::var_os("NENE_ARTIFACTS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/artifacts"))
+        .join("desktop");
     std::fs::create_dir_all(&artifacts).expect("artifacts folder");
     let data = tempfile::tempdir().expect("app data folder");
 
@@ -261,15 +283,18 @@ async fn the_desktop_app_works_offline_and_delivers_a_queued_proof_once() {
     eventually(Duration::from_secs(15), || async { app.page_text().await.contains("Morning run") }).await;
     app.screenshot(&artifacts, "2-restarted-offline", "Morning run").await;
 
-    // A proof submitted offline (as the web UI submits it) is saved and answered "accepted, pending".
-    let call = json!({"method": "POST", "path": format!("/challenges/{run}/proofs"), "query": [], "body": null,
-        "idempotency_key": null, "text": "ran 5 km offline", "photo": null, "photo_name": null});
-    let answer = app.invoke("api_call", json!({"call": call})).await;
-    assert_eq!(answer["status"], 202, "{answer}");
+    // A proof submitted offline through the page's own form: saved on the device, shown as waiting.
+    app.click("[data-testid=challenge-card]").await;
+    app.click("[data-testid=go-proof]").await;
+    app.type_into("[data-testid=proof-text]", "ran 5 km offline").await;
+    app.click("[data-testid=proof-submit]").await;
+    app.find("[data-testid=proof-queued]").await;
     let sync = app.invoke_result("sync").await;
     assert!(sync.is_err(), "the server is down: {sync:?}");
     let pending = app.invoke("pending_intents", json!({})).await;
-    assert_eq!(pending.as_array().map(Vec::len), Some(1));
+    assert_eq!(pending.as_array().map(Vec::len), Some(1), "{pending}");
+    assert_eq!(pending[0]["kind"], "PROOF");
+    app.find("[data-testid=outbox-waiting][data-count='1']").await;
     app.screenshot(&artifacts, "3-proof-queued-offline", "Morning run").await;
 
     // The server is back on the same address: the proof arrives, once.
@@ -285,6 +310,11 @@ async fn the_desktop_app_works_offline_and_delivers_a_queued_proof_once() {
     let (_, feed) = s.get(&format!("/api/v1/challenges/{run}/proofs"), Some(&mint_token(user))).await;
     assert_eq!(feed["items"][0]["text"], "ran 5 km offline");
     assert_eq!(app.invoke("pending_intents", json!({})).await, json!([]));
+    // The page stops showing it as waiting, and the challenge's progress (from the cache, refreshed by the pull)
+    // has today done.
+    eventually(Duration::from_secs(15), || async { !app.exists("[data-testid=outbox-waiting]").await }).await;
+    app.click("[data-testid=back-to-challenge]").await;
+    app.find("[data-testid=today-done]").await;
     app.screenshot(&artifacts, "4-proof-delivered", "Morning run").await;
     app.quit_app().await;
 }

@@ -2,8 +2,8 @@
 //!
 //! - `cargo xtask dev`  — build the web UI, then start the product in dev mode (server + UI on the embedded SQLite
 //!   default, at <http://127.0.0.1:8080>).
-//! - `cargo xtask test` — build the web UI, then run every test (unit, end-to-end on SQLite and PostgreSQL, and the
-//!   browser test).
+//! - `cargo xtask test` — build the web UI, then run every test (unit, end-to-end on SQLite and PostgreSQL, the
+//!   browser test, and the desktop app test where the machine can build the Tauri shell).
 //! - `cargo xtask ui`   — only build the web UI into `frontend/dist/`.
 //!
 //! Arguments after the command go to the underlying tool.
@@ -65,6 +65,8 @@ fn dev(dist: &Path, rest: &[String]) -> Result<(), String> {
 }
 
 /// Uses cargo-nextest when installed (one process per test, parallel, with a hang timeout), else `cargo test`.
+/// The desktop app's test (the Tauri shell under Xvfb, driven through WebDriver) is compiled in when this machine
+/// can build and drive the shell; otherwise it says what is missing, and under CI (`CI` set) that is a failure.
 fn test(rest: &[String]) -> Result<(), String> {
     let has_nextest = cargo()
         .args(["nextest", "--version"])
@@ -78,6 +80,63 @@ fn test(rest: &[String]) -> Result<(), String> {
     } else {
         cmd.args(["test", "--workspace", "--no-fail-fast"]);
     }
+    match desktop_prerequisites() {
+        Ok(driver) => {
+            cmd.args(["--features", "nene-app/shell"]).env("TAURI_DRIVER", driver);
+        }
+        Err(missing) => {
+            let message = format!(
+                "the desktop app test needs {} (Debian: {DESKTOP_PACKAGES}; then `cargo install tauri-driver --version ^2 --locked`)",
+                missing.join(", ")
+            );
+            if std::env::var_os("CI").is_some() {
+                return Err(message);
+            }
+            eprintln!("xtask: not running the desktop app test: {message}");
+        }
+    }
     cmd.args(rest);
     run(cmd)
+}
+
+/// What building the Tauri shell and driving it needs on Linux (toolchain.md).
+const DESKTOP_PACKAGES: &str = "libwebkit2gtk-4.1-dev libsoup-3.0-dev libjavascriptcoregtk-4.1-dev librsvg2-dev \
+    libayatana-appindicator3-dev libxdo-dev xvfb webkit2gtk-driver";
+
+/// The tauri-driver to use when everything the desktop test needs is here; else what is missing.
+fn desktop_prerequisites() -> Result<PathBuf, Vec<String>> {
+    let mut missing = Vec::new();
+    let webkit = Command::new("pkg-config")
+        .args(["--exists", "webkit2gtk-4.1", "javascriptcoregtk-4.1", "libsoup-3.0"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !webkit {
+        missing.push("WebKitGTK 4.1 development files".to_owned());
+    }
+    if find_on_path("xvfb-run").is_none() {
+        missing.push("xvfb-run".to_owned());
+    }
+    if !Path::new("/usr/bin/WebKitWebDriver").is_file() {
+        missing.push("WebKitWebDriver".to_owned());
+    }
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .map(|home| home.join("bin/tauri-driver"));
+    let driver = std::env::var_os("TAURI_DRIVER")
+        .map(PathBuf::from)
+        .or_else(|| find_on_path("tauri-driver"))
+        .or_else(|| cargo_bin.filter(|p| p.is_file()));
+    if driver.is_none() {
+        missing.push("tauri-driver".to_owned());
+    }
+    match driver {
+        Some(driver) if missing.is_empty() => Ok(driver),
+        _ => Err(missing),
+    }
+}
+
+fn find_on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
 }

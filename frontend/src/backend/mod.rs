@@ -9,6 +9,7 @@
 //! The transport is chosen once at start-up ([`Backend::from_environment`]). Bodies and answers are the `nene_shared`
 //! types, so the UI and the server cannot drift apart.
 
+pub mod device;
 mod http;
 pub mod notifications;
 pub mod query;
@@ -98,6 +99,15 @@ impl Call {
     fn is_auth(&self) -> bool {
         self.path.starts_with("/auth/")
     }
+}
+
+/// The answer to an action that the app may save on the device when the server cannot be reached.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sent<T> {
+    /// The server applied it.
+    Done(T),
+    /// Saved on this device (the app, offline); it is sent when the server is back and shown as waiting until then.
+    Queued,
 }
 
 /// What came back, before it is decoded.
@@ -256,6 +266,15 @@ impl Backend {
         serde_json::from_slice(&answer.bytes).map_err(|e| ApiError::Decode(e.to_string()))
     }
 
+    /// Like [`Backend::request`], but a 202 means the app saved the action to send later.
+    async fn request_or_queue<T: DeserializeOwned>(&self, call: Call) -> Result<Sent<T>, ApiError> {
+        let answer = self.answer(call).await?;
+        if answer.status == 202 {
+            return Ok(Sent::Queued);
+        }
+        serde_json::from_slice(&answer.bytes).map(Sent::Done).map_err(|e| ApiError::Decode(e.to_string()))
+    }
+
     async fn request_empty(&self, call: Call) -> Result<(), ApiError> {
         self.answer(call).await.map(|_| ())
     }
@@ -315,12 +334,12 @@ impl Backend {
         self.request(Call::post("/challenges").json(req)).await
     }
 
-    pub async fn join(&self, id: ChallengeId) -> Result<Challenge, ApiError> {
-        self.request(Call::post(format!("/challenges/{id}/join"))).await
+    pub async fn join(&self, id: ChallengeId) -> Result<Sent<Challenge>, ApiError> {
+        self.request_or_queue(Call::post(format!("/challenges/{id}/join"))).await
     }
 
-    pub async fn leave(&self, id: ChallengeId) -> Result<Challenge, ApiError> {
-        self.request(Call::post(format!("/challenges/{id}/leave"))).await
+    pub async fn leave(&self, id: ChallengeId) -> Result<Sent<Challenge>, ApiError> {
+        self.request_or_queue(Call::post(format!("/challenges/{id}/leave"))).await
     }
 
     pub async fn participants(&self, id: ChallengeId) -> Result<Vec<Participant>, ApiError> {
@@ -340,10 +359,10 @@ impl Backend {
         id: ChallengeId,
         text: Option<String>,
         photo: Option<web_sys::File>,
-    ) -> Result<Proof, ApiError> {
+    ) -> Result<Sent<Proof>, ApiError> {
         let mut call = Call::post(format!("/challenges/{id}/proofs"));
         call.body = Body::Proof { text, photo };
-        self.request(call).await
+        self.request_or_queue(call).await
     }
 
     /// A protected image (a proof's photo or thumbnail) by the URL the API gave: its bytes and type.

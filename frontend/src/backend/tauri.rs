@@ -2,18 +2,23 @@
 //! `window.__TAURI__.core.invoke("api_call", { call })` instead of `fetch`. The app answers from its offline cache or
 //! forwards to the server with the tokens it keeps in the OS keyring; the page never sees a token.
 //!
-//! The contract the app's command must keep (the app issue implements it; nothing here can exercise it yet):
+//! The contract the app's command keeps (`app/src/bridge.rs`; exercised by the app's desktop test):
 //!
 //! - argument `call`: `{ method: "GET"|"POST"|"PATCH"|"DELETE", path: "/wallet", query: [[k, v], …],
 //!   body: null | <JSON value>, idempotency_key: null | string, text: null | string, photo: null | [bytes…],
 //!   photo_name: null | string }` — `text`/`photo` only for a proof (multipart on the wire).
 //! - answer: `{ status: number, content_type: null | string, body: [bytes…] }` — exactly what the server answered
-//!   (or the cache's equivalent), so error bodies keep the API's shape.
+//!   (or the cache's equivalent), so error bodies keep the API's shape. A join, leave or proof the app saved but could
+//!   not deliver yet answers **202** (`{pending, challenge}`): the UI shows it as waiting ([`super::Sent::Queued`]).
+//!
+//! Besides `api_call`, [`TauriTransport::invoke`] reaches the app's own commands (its outbox, its settings).
 
 use js_sys::{Function, Promise, Reflect, Uint8Array};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
+
+use nene_shared::ErrorBody;
 
 use super::{Answer, ApiError, Body, Call, Method};
 
@@ -48,7 +53,6 @@ impl TauriTransport {
     }
 
     pub async fn send(&self, call: &Call) -> Result<Answer, ApiError> {
-        let invoke = invoke_function().ok_or_else(|| ApiError::Network("the app bridge is gone".into()))?;
         let (body, text, photo) = match &call.body {
             Body::Empty => (None, None, None),
             Body::Json(value) => (Some(value), None, None),
@@ -72,18 +76,42 @@ impl TauriTransport {
             photo,
             photo_name,
         };
-        let args = serde_json::json!({ "call": wire });
-        let args = js_sys::JSON::parse(&args.to_string()).map_err(|e| ApiError::Decode(format!("{e:?}")))?;
-        let promise = invoke
-            .call2(&JsValue::NULL, &JsValue::from_str(COMMAND), &args)
-            .map_err(|e| ApiError::Network(format!("{e:?}")))?;
-        let promise: Promise = promise.dyn_into().map_err(|_| ApiError::Decode("invoke gave no promise".into()))?;
-        let value = JsFuture::from(promise).await.map_err(|e| ApiError::Network(format!("{e:?}")))?;
-        let json = js_sys::JSON::stringify(&value).map_err(|e| ApiError::Decode(format!("{e:?}")))?;
-        let answer: WireAnswer =
-            serde_json::from_str(&String::from(json)).map_err(|e| ApiError::Decode(e.to_string()))?;
+        let value = self.invoke(COMMAND, serde_json::json!({ "call": wire })).await?;
+        let answer: WireAnswer = serde_json::from_value(value).map_err(|e| ApiError::Decode(e.to_string()))?;
         Ok(Answer { status: answer.status, content_type: answer.content_type, bytes: answer.body })
     }
+}
+
+impl TauriTransport {
+    /// Calls one of the app's commands with `args` (camelCase keys, as Tauri expects) and answers its JSON result.
+    /// A refused command answers `{code, message}` with the API's codes, read here as a server refusal.
+    pub async fn invoke(&self, command: &str, args: serde_json::Value) -> Result<serde_json::Value, ApiError> {
+        let invoke = invoke_function().ok_or_else(|| ApiError::Network("the app bridge is gone".into()))?;
+        let args = js_sys::JSON::parse(&args.to_string()).map_err(|e| ApiError::Decode(format!("{e:?}")))?;
+        let promise = invoke
+            .call2(&JsValue::NULL, &JsValue::from_str(command), &args)
+            .map_err(|e| ApiError::Network(format!("{e:?}")))?;
+        let promise: Promise = promise.dyn_into().map_err(|_| ApiError::Decode("invoke gave no promise".into()))?;
+        match JsFuture::from(promise).await {
+            Ok(value) => from_js(&value),
+            Err(refusal) => {
+                let value = from_js(&refusal)?;
+                match serde_json::from_value::<ErrorBody>(value.clone()) {
+                    Ok(body) => Err(ApiError::Server { status: 400, body }),
+                    Err(_) => Err(ApiError::Network(value.to_string())),
+                }
+            }
+        }
+    }
+}
+
+/// A JavaScript value as JSON (`undefined` as null).
+fn from_js(value: &JsValue) -> Result<serde_json::Value, ApiError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(serde_json::Value::Null);
+    }
+    let json = js_sys::JSON::stringify(value).map_err(|e| ApiError::Decode(format!("{e:?}")))?;
+    serde_json::from_str(&String::from(json)).map_err(|e| ApiError::Decode(e.to_string()))
 }
 
 /// `window.__TAURI__.core.invoke`, when it exists.

@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
 use crate::components::icons::{Icon, IconSvg};
+use crate::components::outbox::OutboxBanner;
 use crate::i18n::{Texts, use_texts};
 use crate::session::{use_backend, use_inbox_refresh, use_session};
 
@@ -47,7 +48,12 @@ pub fn Shell(children: Children) -> impl IntoView {
                 <TopBar/>
                 <Tabs/>
             </Show>
-            <main class="content" id="main">{children()}</main>
+            <main class="content" id="main">
+                <Show when=move || signed_in.get()>
+                    <OutboxBanner/>
+                </Show>
+                {children()}
+            </main>
         </div>
     }
 }

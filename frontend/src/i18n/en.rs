@@ -5,6 +5,7 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use nene_shared::challenges::{Category, ChallengeStatus, Outcome, ProofType, Weekday};
 use nene_shared::ledger::{LotSource, TransferKind};
 use nene_shared::payments::OrderStatus;
+use nene_shared::sync::IntentKind;
 use nene_shared::{ErrorCode, FieldCode};
 
 use super::Texts;
@@ -163,6 +164,24 @@ pub const EN: Texts = Texts {
     profile_title: "Me",
     bio: "About me",
     sign_out: "Sign out",
+    queued_proof: "Saved on this device. It will be sent as soon as the server can be reached.",
+    queued_join: "Saved on this device: your join is sent as soon as the server can be reached.",
+    queued_leave: "Saved on this device: leaving is sent as soon as the server can be reached.",
+    back_to_challenge: "Back to the challenge",
+    waiting_actions: "{n} waiting to be sent",
+    send_now: "Send now",
+    refused_action: "{kind} was refused: {reason}",
+    dismiss: "OK",
+    app_settings: "App",
+    server_address: "Server address",
+    server_address_default: "Use the default",
+    sign_in_kept_in: "Sign-in kept in: {store}",
+    intent_kind: |k| match k {
+        IntentKind::Join => "Joining",
+        IntentKind::Leave => "Leaving",
+        IntentKind::Proof => "A proof",
+        IntentKind::Purchase => "A purchase",
+    },
     error,
     field,
     status,

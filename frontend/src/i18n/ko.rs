@@ -4,6 +4,7 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use nene_shared::challenges::{Category, ChallengeStatus, Outcome, ProofType, Weekday};
 use nene_shared::ledger::{LotSource, TransferKind};
 use nene_shared::payments::OrderStatus;
+use nene_shared::sync::IntentKind;
 use nene_shared::{ErrorCode, FieldCode};
 
 use super::Texts;
@@ -162,6 +163,24 @@ pub const KO: Texts = Texts {
     profile_title: "내 정보",
     bio: "소개",
     sign_out: "로그아웃",
+    queued_proof: "이 기기에 저장했어요. 서버에 연결되면 바로 보낼게요.",
+    queued_join: "이 기기에 저장했어요. 서버에 연결되면 참여 요청을 보낼게요.",
+    queued_leave: "이 기기에 저장했어요. 서버에 연결되면 나가기 요청을 보낼게요.",
+    back_to_challenge: "챌린지로 돌아가기",
+    waiting_actions: "보내기를 기다리는 일 {n}건",
+    send_now: "지금 보내기",
+    refused_action: "{kind} 요청이 거절됐어요: {reason}",
+    dismiss: "확인",
+    app_settings: "앱 설정",
+    server_address: "서버 주소",
+    server_address_default: "기본값 사용",
+    sign_in_kept_in: "로그인 정보 보관: {store}",
+    intent_kind: |k| match k {
+        IntentKind::Join => "참여",
+        IntentKind::Leave => "나가기",
+        IntentKind::Proof => "인증",
+        IntentKind::Purchase => "구매",
+    },
     error,
     field,
     status,

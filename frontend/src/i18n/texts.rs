@@ -5,6 +5,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use nene_shared::challenges::{Category, ChallengeStatus, Outcome, ProofType, Weekday};
 use nene_shared::ledger::{LotSource, TransferKind};
 use nene_shared::payments::OrderStatus;
+use nene_shared::sync::IntentKind;
 use nene_shared::{ErrorCode, FieldCode};
 
 use crate::charts::DayState;
@@ -162,6 +163,19 @@ pub struct Texts {
     pub profile_title: &'static str,
     pub bio: &'static str,
     pub sign_out: &'static str,
+    pub queued_proof: &'static str,
+    pub queued_join: &'static str,
+    pub queued_leave: &'static str,
+    pub back_to_challenge: &'static str,
+    pub waiting_actions: &'static str,
+    pub send_now: &'static str,
+    pub refused_action: &'static str,
+    pub dismiss: &'static str,
+    pub app_settings: &'static str,
+    pub server_address: &'static str,
+    pub server_address_default: &'static str,
+    pub sign_in_kept_in: &'static str,
+    pub intent_kind: fn(IntentKind) -> &'static str,
     /// The words for an error code.
     pub error: fn(ErrorCode) -> &'static str,
     /// Why a field was refused, by field name and code (field-specific where the generic words would confuse).

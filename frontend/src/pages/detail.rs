@@ -11,7 +11,7 @@ use nene_shared::challenges::{
     Challenge, ChallengeId, ChallengeStatus, Outcome, Participant, Progress, Proof, ProofQuery, ProofStatus, ProofType,
 };
 
-use crate::backend::ApiError;
+use crate::backend::{ApiError, Sent};
 use crate::components::card::{StatusBadge, category_icon};
 use crate::components::confirm::ConfirmDialog;
 use crate::components::photo::ProtectedImage;
@@ -49,7 +49,14 @@ pub fn Detail() -> impl IntoView {
                 let id = id.ok_or_else(not_found)?;
                 let challenge = backend.challenge(id).await?;
                 let (progress, participants) = join(backend.progress(id), backend.participants(id)).await;
-                Ok::<_, ApiError>(Loaded { challenge, progress: progress.ok(), participants: participants? })
+                // The app offline has the challenge and its progress in its cache but not the people in it: the
+                // page still shows, without the list.
+                let participants = match participants {
+                    Ok(list) => list,
+                    Err(e) if e.code() == ErrorCode::Unavailable => Vec::new(),
+                    Err(e) => return Err(e),
+                };
+                Ok::<_, ApiError>(Loaded { challenge, progress: progress.ok(), participants })
             }
         }
     });
@@ -226,6 +233,8 @@ fn MoneyAction(challenge: Challenge, is_creator: bool, reload: Callback<()>) -> 
     let open = RwSignal::new(false);
     let pending = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
+    // The app saved the join or leave on the device (offline); it is sent when the server is back.
+    let queued = RwSignal::new(false);
     let (id, stake) = (c.id, c.stake);
     // The people the pot would be split among: while recruiting, a full challenge (it may well fill up); once it
     // runs, those who are in.
@@ -247,7 +256,8 @@ fn MoneyAction(challenge: Challenge, is_creator: bool, reload: Callback<()>) -> 
             pending.set(false);
             open.set(false);
             match result {
-                Ok(_) => reload.run(()),
+                Ok(Sent::Done(_)) => reload.run(()),
+                Ok(Sent::Queued) => queued.set(true),
                 Err(e) => error.set(Some(e)),
             }
         });
@@ -274,13 +284,18 @@ fn MoneyAction(challenge: Challenge, is_creator: bool, reload: Callback<()>) -> 
                     on:input=move |ev| winners.set(event_target_value(&ev).parse().unwrap_or(1))/>
             </div>
         })}
+        {move || queued.get().then(|| view! {
+            <p class="notice queued" role="status" data-testid="action-queued">
+                {if can_join { t.get().queued_join } else { t.get().queued_leave }}
+            </p>
+        })}
         {can_join.then(|| view! {
-            <button class="btn btn-primary btn-block" data-testid="join" on:click=move |_| { error.set(None); open.set(true) }>
+            <button class="btn btn-primary btn-block" data-testid="join" disabled=move || queued.get() on:click=move |_| { error.set(None); open.set(true) }>
                 {move || fill(t.get().join_with_stake, &[("amount", money::points(stake))])}
             </button>
         })}
         {can_leave.then(|| view! {
-            <button class="btn btn-ghost btn-block" data-testid="leave" on:click=move |_| { error.set(None); open.set(true) }>
+            <button class="btn btn-ghost btn-block" data-testid="leave" disabled=move || queued.get() on:click=move |_| { error.set(None); open.set(true) }>
                 {move || t.get().leave}
             </button>
         })}

@@ -1,5 +1,5 @@
 //! 내 정보: nickname and bio (checked by the shared rules, refusals next to the field), the language switch, and
-//! signing out.
+//! signing out; inside the app, its settings (the server's address).
 
 use std::collections::BTreeMap;
 
@@ -11,9 +11,10 @@ use nene_shared::validate::{Bio, Nickname};
 use nene_shared::{ErrorCode, FieldCode};
 
 use crate::backend::ApiError;
+use crate::backend::device::AppSettings;
 use crate::components::field::{Field, FieldErrors};
 use crate::components::states::InlineError;
-use crate::i18n::use_texts;
+use crate::i18n::{fill, use_texts};
 use crate::pages::PageHeader;
 use crate::pages::auth::LanguageSwitch;
 use crate::session::{use_backend, use_session};
@@ -106,9 +107,78 @@ pub fn Profile() -> impl IntoView {
                 <h3>{move || t.get().language}</h3>
                 <LanguageSwitch/>
             </div>
+            <AppSettingsCard/>
             <button class="btn btn-ghost btn-block danger" data-testid="sign-out" on:click=sign_out>
                 {move || t.get().sign_out}
             </button>
         </section>
     }
+}
+
+/// Inside the app: the server's address (from `NENE_SERVER_URL` unless chosen here) and where the sign-in is kept.
+#[component]
+fn AppSettingsCard() -> impl IntoView {
+    let backend = use_backend();
+    if !backend.in_app() {
+        return ().into_any();
+    }
+    let t = use_texts();
+    let url = RwSignal::new(String::new());
+    let store = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<ApiError>);
+    let saved = RwSignal::new(false);
+    let show = move |s: AppSettings| {
+        url.set(s.server_url);
+        store.set(s.token_store);
+    };
+    {
+        let backend = backend.clone();
+        spawn_local(async move {
+            match backend.app_settings().await {
+                Ok(s) => show(s),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    }
+    let choose = move |chosen: Option<String>| {
+        let backend = backend.clone();
+        error.set(None);
+        saved.set(false);
+        spawn_local(async move {
+            match backend.set_server_url(chosen).await {
+                Ok(s) => {
+                    show(s);
+                    saved.set(true);
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let save = {
+        let choose = choose.clone();
+        move |ev: leptos::ev::SubmitEvent| {
+            ev.prevent_default();
+            choose(Some(url.get_untracked().trim().to_owned()));
+        }
+    };
+    view! {
+        <form class="form card" on:submit=save novalidate=true data-testid="app-settings">
+            <h3>{move || t.get().app_settings}</h3>
+            <label class="field">
+                <span class="field-label">{move || t.get().server_address}</span>
+                <input type="url" data-testid="server-url" prop:value=move || url.get()
+                    on:input=move |ev| url.set(event_target_value(&ev))/>
+            </label>
+            <p class="field-hint">{move || fill(t.get().sign_in_kept_in, &[("store", store.get())])}</p>
+            <InlineError error=error/>
+            {move || saved.get().then(|| view! { <p class="notice" role="status">{t.get().saved}</p> })}
+            <div class="grid-2">
+                <button class="btn btn-ghost" type="button" on:click=move |_| choose(None)>
+                    {move || t.get().server_address_default}
+                </button>
+                <button class="btn btn-primary" type="submit" data-testid="server-url-save">{move || t.get().save}</button>
+            </div>
+        </form>
+    }
+    .into_any()
 }

@@ -10,7 +10,7 @@ use nene_shared::FieldCode;
 use nene_shared::challenges::{ProofType, limits};
 use wasm_bindgen::JsCast;
 
-use crate::backend::ApiError;
+use crate::backend::{ApiError, Sent};
 use crate::components::field::{Field, FieldErrors, show_fields};
 use crate::components::photo::revoke;
 use crate::components::states::{ErrorNotice, InlineError, Loading};
@@ -71,6 +71,8 @@ fn ProofForm(id: nene_shared::challenges::ChallengeId, title: String, proof_type
     let fields: FieldErrors = RwSignal::new(BTreeMap::new());
     let error = RwSignal::new(None::<ApiError>);
     let pending = RwSignal::new(false);
+    // The app saved the proof on the device (offline): the form stays locked and says so.
+    let queued = RwSignal::new(false);
 
     on_cleanup(move || {
         if let Some(url) = preview.try_get_untracked().flatten() {
@@ -96,7 +98,7 @@ fn ProofForm(id: nene_shared::challenges::ChallengeId, title: String, proof_type
     };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        if pending.get_untracked() {
+        if pending.get_untracked() || queued.get_untracked() {
             return;
         }
         let file = photo.get_untracked();
@@ -125,7 +127,11 @@ fn ProofForm(id: nene_shared::challenges::ChallengeId, title: String, proof_type
         let note = (!note.is_empty()).then_some(note);
         spawn_local(async move {
             match backend.submit_proof(id, note, file).await {
-                Ok(_) => navigate(&format!("/challenges/{id}/progress"), Default::default()),
+                Ok(Sent::Done(_)) => navigate(&format!("/challenges/{id}/progress"), Default::default()),
+                Ok(Sent::Queued) => {
+                    queued.set(true);
+                    pending.set(false);
+                }
                 Err(e) => {
                     show_fields(fields, &e);
                     error.set(Some(e));
@@ -160,8 +166,13 @@ fn ProofForm(id: nene_shared::challenges::ChallengeId, title: String, proof_type
                     prop:value=move || text.get() on:input=move |ev| text.set(event_target_value(&ev))></textarea>
             </Field>
             <InlineError error=error/>
+            {move || queued.get().then(|| view! {
+                <p class="notice queued" role="status" data-testid="proof-queued">{t.get().queued_proof}</p>
+                <a class="btn btn-ghost btn-block" href=format!("/challenges/{id}") data-testid="back-to-challenge">{t.get().back_to_challenge}</a>
+            })}
             <button class="btn btn-primary btn-block" type="submit" data-testid="proof-submit"
-                disabled=move || pending.get() class:pending=move || pending.get()>
+                hidden=move || queued.get() disabled=move || pending.get() || queued.get()
+                class:pending=move || pending.get()>
                 {move || if pending.get() { t.get().sending } else { t.get().submit_proof }}
             </button>
         </form>
