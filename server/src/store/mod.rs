@@ -129,10 +129,14 @@ impl Db {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // The writer's page cache holds what one large transaction (a settlement chunk: thousands of rows and their
+        // indexes) touches, so it is not spilled to the WAL half-way; savepoints keep their undo pages in memory
+        // rather than in a temporary file.
+        let writer = options.clone().pragma("cache_size", "-16384").pragma("temp_store", "memory");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
+            .connect_with(writer)
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&write).await?;
         let read = SqlitePoolOptions::new().max_connections(max_connections.max(2)).connect_with(options).await?;
