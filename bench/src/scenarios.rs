@@ -416,10 +416,14 @@ pub async fn settlement(backend: Backend, challenges: usize, per: usize) -> (Row
     move_clock_to(&s, start_day + chrono::Duration::days(1));
     let begin = Instant::now();
     let mut lat = Latencies::default();
-    for id in &ids {
+    // As the scheduler does: the challenges due together are settled together.
+    for batch in ids.chunks(scheduler::DUE_BATCH) {
         let t = Instant::now();
-        if let Err(e) = settle::settle(&s.state, *id, scheduler::SETTLEMENT_CHUNK, None).await {
-            tracing_free_warning(&format!("settlement of {id} failed: {e}"));
+        let results = settle::settle_many(&s.state, batch, scheduler::SETTLEMENT_CHUNK).await;
+        for (id, result) in batch.iter().zip(results) {
+            if let Err(e) = result {
+                tracing_free_warning(&format!("settlement of {id} failed: {e}"));
+            }
         }
         lat.record(t.elapsed());
     }
@@ -428,9 +432,9 @@ pub async fn settlement(backend: Backend, challenges: usize, per: usize) -> (Row
     let entries = s.count("ledger_entries").await;
     let begin = Instant::now();
     let mut relat = Latencies::default();
-    for id in &ids {
+    for batch in ids.chunks(scheduler::DUE_BATCH) {
         let t = Instant::now();
-        let _ = settle::settle(&s.state, *id, scheduler::SETTLEMENT_CHUNK, None).await;
+        let _ = settle::settle_many(&s.state, batch, scheduler::SETTLEMENT_CHUNK).await;
         relat.record(t.elapsed());
     }
     let rerun_time = begin.elapsed();

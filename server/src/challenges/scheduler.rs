@@ -15,21 +15,37 @@ use crate::ledger;
 use crate::notify;
 use crate::store::{self, StoreResult};
 
-/// Participants paid per settlement transaction.
-pub const SETTLEMENT_CHUNK: usize = 500;
+/// Participants paid per settlement transaction, across the challenges settled together. A chunk is a few
+/// multi-row statements whatever its size, so a larger chunk mostly saves commits; this size keeps a transaction
+/// (and, on SQLite, the time the write lock is held) in the tens of milliseconds.
+pub const SETTLEMENT_CHUNK: usize = 5_000;
+
+/// The most challenges a scheduler step looks at (and settles together).
+pub const DUE_BATCH: usize = 50;
 
 /// Handles every challenge whose start or end is due. Returns how many it handled.
 pub async fn step(state: &AppState) -> StoreResult<usize> {
     let now = state.clock.now().timestamp_millis();
     let mut tx = state.db.begin_read().await?;
-    let due = store::challenges::due(&mut tx, now, 50).await?;
+    let due = store::challenges::due(&mut tx, now, DUE_BATCH as i64).await?;
     drop(tx);
     let mut handled = 0;
+    let mut to_settle = Vec::new();
     for id in due {
-        match advance(state, id).await {
-            Ok(true) => handled += 1,
-            Ok(false) => {}
+        match transition(state, id).await {
+            Ok(Due::Done(true)) => handled += 1,
+            Ok(Due::Done(false)) => {}
+            Ok(Due::Settle) => to_settle.push(id),
             Err(e) => tracing::warn!(challenge = %id, error = %e, "scheduled transition failed; will retry"),
+        }
+    }
+    // The challenges due for settlement are settled together: small ones share transactions.
+    let results = settle::settle_many(state, &to_settle, SETTLEMENT_CHUNK).await;
+    for (id, result) in to_settle.iter().zip(results) {
+        match result {
+            Ok(settle::Progress::Finished) => handled += 1,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(challenge = %id, error = %e, "settlement failed; will retry"),
         }
     }
     Ok(handled)
@@ -38,10 +54,29 @@ pub async fn step(state: &AppState) -> StoreResult<usize> {
 /// Makes the transition due for one challenge, if any. Safe to call from several instances at once: each
 /// transition re-checks the status under the challenge's lock, and settlement holds a lease.
 pub async fn advance(state: &AppState, id: Uuid) -> ApiResult<bool> {
+    match transition(state, id).await? {
+        Due::Done(done) => Ok(done),
+        Due::Settle => {
+            let progress = settle::settle(state, id, SETTLEMENT_CHUNK, None).await?;
+            Ok(progress == settle::Progress::Finished)
+        }
+    }
+}
+
+/// What [`transition`] did.
+enum Due {
+    /// A start or a cancellation was made (true), or nothing was due (false).
+    Done(bool),
+    /// The challenge is due for settlement, which the caller runs.
+    Settle,
+}
+
+/// Starts or cancels a challenge when that is due; says so when settlement is due instead.
+async fn transition(state: &AppState, id: Uuid) -> ApiResult<Due> {
     let now = state.clock.now();
     let mut tx = state.db.begin_write().await?;
     store::challenges::lock(&mut tx, id).await?;
-    let Some(row) = store::challenges::get(&mut tx, id).await? else { return Ok(false) };
+    let Some(row) = store::challenges::get(&mut tx, id).await? else { return Ok(Due::Done(false)) };
     let cal = calendar_of(&row);
     let due = rules::due_transition(
         status_of(&row),
@@ -53,10 +88,10 @@ pub async fn advance(state: &AppState, id: Uuid) -> ApiResult<bool> {
     );
     let real_now = Utc::now().timestamp_millis();
     match due {
-        None => Ok(false),
+        None => Ok(Due::Done(false)),
         Some(TimeTransition::Start) => {
             if !store::challenges::transition(&mut tx, id, &["RECRUITING", "READY"], "IN_PROGRESS", real_now).await? {
-                return Ok(false);
+                return Ok(Due::Done(false));
             }
             for p in store::challenges::participants(&mut tx, id).await? {
                 notify::record(
@@ -72,11 +107,11 @@ pub async fn advance(state: &AppState, id: Uuid) -> ApiResult<bool> {
             }
             tx.commit().await?;
             tracing::info!(challenge = %id, "challenge started");
-            Ok(true)
+            Ok(Due::Done(true))
         }
         Some(TimeTransition::Cancel) => {
             if !store::challenges::transition(&mut tx, id, &["RECRUITING", "READY"], "CANCELLED", real_now).await? {
-                return Ok(false);
+                return Ok(Due::Done(false));
             }
             for p in store::challenges::participants(&mut tx, id).await? {
                 ledger::reverse_spend(
@@ -101,13 +136,9 @@ pub async fn advance(state: &AppState, id: Uuid) -> ApiResult<bool> {
             }
             tx.commit().await?;
             tracing::info!(challenge = %id, "challenge cancelled: too few participants");
-            Ok(true)
+            Ok(Due::Done(true))
         }
-        Some(TimeTransition::Settle) => {
-            drop(tx);
-            let progress = settle::settle(state, id, SETTLEMENT_CHUNK, None).await?;
-            Ok(progress == settle::Progress::Finished)
-        }
+        Some(TimeTransition::Settle) => Ok(Due::Settle),
     }
 }
 

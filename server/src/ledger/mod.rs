@@ -12,6 +12,7 @@
 //!   record which; [`reverse_spend`] restores exactly the lots a spend consumed, so a returned stake is as
 //!   cash-refundable as before.
 
+pub mod batch;
 pub mod check;
 pub mod fifo;
 
@@ -88,6 +89,8 @@ pub enum LedgerError {
     RefundExceedsUnspent { remaining: Points },
     #[error("no such account: {0}")]
     NoAccount(String),
+    #[error("account {0} changed while it was locked")]
+    ChangedUnderLock(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::{StoreResult, Tx};
+use super::{StoreResult, Tx, param, param_list, rows_per_statement, value_rows};
 use crate::on_conn;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -367,6 +367,90 @@ pub async fn mark_settled(tx: &mut Tx, participation: Uuid, now_ms: i64) -> Stor
         .await?
         .rows_affected());
     Ok(n == 1)
+}
+
+/// A participant still to be paid, as settlement needs them.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PendingRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub stake: i64,
+    pub outcome: Option<String>,
+    pub prize: Option<i64>,
+}
+
+/// Up to `limit` active participants not yet settled, in join order. Unlike [`participants`] it counts no proofs,
+/// so each settlement chunk reads only the rows it pays.
+pub async fn pending(tx: &mut Tx, challenge: Uuid, limit: i64) -> StoreResult<Vec<PendingRow>> {
+    Ok(on_conn!(tx, conn => sqlx::query_as::<_, PendingRow>(
+            "SELECT id, user_id, stake, outcome, prize FROM participations \
+             WHERE challenge_id = $1 AND left_at IS NULL AND settled_at IS NULL ORDER BY joined_at, id LIMIT $2")
+        .bind(challenge)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?))
+}
+
+/// How many active participants already have an outcome (settlement plans once, when this is 0).
+pub async fn outcomes_recorded(tx: &mut Tx, challenge: Uuid) -> StoreResult<i64> {
+    Ok(on_conn!(tx, conn => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM participations WHERE challenge_id = $1 AND left_at IS NULL AND outcome IS NOT NULL")
+        .bind(challenge)
+        .fetch_one(&mut *conn)
+        .await?))
+}
+
+/// Records many participants' results in one statement per batch; see [`set_outcome`].
+pub async fn set_outcomes(tx: &mut Tx, rows: &[(Uuid, &str, i64)]) -> StoreResult<()> {
+    for part in rows.chunks(rows_per_statement(3)) {
+        let sql = format!(
+            "WITH v (id, outcome, prize) AS (VALUES {}) UPDATE participations SET outcome = v.outcome, \
+             prize = v.prize FROM v WHERE participations.id = v.id",
+            value_rows(tx.is_postgres(), part.len(), 3, 1)
+        );
+        on_conn!(tx, conn => {
+            let mut q = sqlx::query(&sql);
+            for (id, outcome, prize) in part {
+                q = q.bind(*id).bind(*outcome).bind(*prize);
+            }
+            q.execute(&mut *conn).await?.rows_affected()
+        });
+    }
+    Ok(())
+}
+
+/// Marks participants paid; returns how many were not yet (a previous run's are left alone).
+pub async fn mark_settled_many(tx: &mut Tx, participations: &[Uuid], now_ms: i64) -> StoreResult<u64> {
+    let mut n = 0;
+    for part in participations.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "UPDATE participations SET settled_at = {} WHERE settled_at IS NULL AND id IN ({})",
+            param(tx.is_postgres(), 1),
+            param_list(tx.is_postgres(), part.len(), 2)
+        );
+        n += on_conn!(tx, conn => {
+            let mut q = sqlx::query(&sql).bind(now_ms);
+            for id in part {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *conn).await?.rows_affected()
+        });
+    }
+    Ok(n)
+}
+
+/// A challenge's settlement totals over its active participants: (participants, winners, failed stakes, prizes).
+pub async fn settlement_totals(tx: &mut Tx, challenge: Uuid) -> StoreResult<(i64, i64, i64, i64)> {
+    let (n, winners, pool, prizes): (i64, Option<i64>, Option<i64>, Option<i64>) = on_conn!(tx, conn => sqlx::query_as(
+            "SELECT COUNT(*), \
+             CAST(SUM(CASE WHEN outcome = 'SUCCESS' THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN outcome = 'FAIL' THEN stake ELSE 0 END) AS BIGINT), \
+             CAST(SUM(COALESCE(prize, 0)) AS BIGINT) \
+             FROM participations WHERE challenge_id = $1 AND left_at IS NULL")
+        .bind(challenge)
+        .fetch_one(&mut *conn)
+        .await?);
+    Ok((n, winners.unwrap_or(0), pool.unwrap_or(0), prizes.unwrap_or(0)))
 }
 
 // ---- proofs ----------------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{StoreResult, Tx};
+use super::{StoreResult, Tx, param_list, rows_per_statement, value_rows};
 use crate::on_conn;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -274,6 +274,273 @@ pub async fn lot_moves_for_account(
         .bind(account)
         .fetch_all(&mut *c)
         .await?))
+}
+
+// ---- many rows at once (settlement) ---------------------------------------------------------------------------
+
+/// The transfers with these keys (any order).
+pub async fn transfers_by_keys(tx: &mut Tx, keys: &[String]) -> StoreResult<Vec<TransferRow>> {
+    let mut out = Vec::with_capacity(keys.len());
+    for part in keys.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE key IN ({})",
+            param_list(tx.is_postgres(), part.len(), 1)
+        );
+        let rows: Vec<TransferRow> = on_conn!(tx, c => {
+            let mut q = sqlx::query_as::<_, TransferRow>(&sql);
+            for k in part {
+                q = q.bind(k);
+            }
+            q.fetch_all(&mut *c).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Keys among `keys` that already name a transfer, and transfers already reversing one of `originals`.
+pub async fn transfers_taken(tx: &mut Tx, keys: &[String], originals: &[Uuid]) -> StoreResult<Vec<String>> {
+    let mut out = Vec::new();
+    for part in keys.chunks(rows_per_statement(1)) {
+        let sql =
+            format!("SELECT key FROM ledger_transfers WHERE key IN ({})", param_list(tx.is_postgres(), part.len(), 1));
+        let found: Vec<String> = on_conn!(tx, c => {
+            let mut q = sqlx::query_scalar(&sql);
+            for k in part {
+                q = q.bind(k);
+            }
+            q.fetch_all(&mut *c).await?
+        });
+        out.extend(found);
+    }
+    for part in originals.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "SELECT key FROM ledger_transfers WHERE reverses IN ({})",
+            param_list(tx.is_postgres(), part.len(), 1)
+        );
+        let found: Vec<String> = on_conn!(tx, c => {
+            let mut q = sqlx::query_scalar(&sql);
+            for id in part {
+                q = q.bind(*id);
+            }
+            q.fetch_all(&mut *c).await?
+        });
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// (transfer, lot, delta) of the lot moves of these transfers; each transfer's moves in the order they were written.
+pub async fn lot_moves_of_many(tx: &mut Tx, transfers: &[Uuid]) -> StoreResult<Vec<(Uuid, i64, i64)>> {
+    let mut out = Vec::new();
+    for part in transfers.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "SELECT transfer_id, lot_id, delta FROM ledger_lot_moves WHERE transfer_id IN ({}) ORDER BY id",
+            param_list(tx.is_postgres(), part.len(), 1)
+        );
+        let rows: Vec<(Uuid, i64, i64)> = on_conn!(tx, c => {
+            let mut q = sqlx::query_as(&sql);
+            for id in part {
+                q = q.bind(*id);
+            }
+            q.fetch_all(&mut *c).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Reads accounts and, on PostgreSQL, locks their rows in ascending id order (the order every transfer locks in,
+/// so two transactions never wait on each other in a cycle over accounts). `ids` must be sorted and distinct.
+pub async fn lock_accounts(tx: &mut Tx, ids: &[&str]) -> StoreResult<Vec<AccountRow>> {
+    let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
+    let mut out = Vec::with_capacity(ids.len());
+    for part in ids.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "SELECT id, kind, balance, entry_count FROM ledger_accounts WHERE id IN ({}) ORDER BY id{lock}",
+            param_list(tx.is_postgres(), part.len(), 1)
+        );
+        let rows: Vec<AccountRow> = on_conn!(tx, c => {
+            let mut q = sqlx::query_as::<_, AccountRow>(&sql);
+            for id in part {
+                q = q.bind(*id);
+            }
+            q.fetch_all(&mut *c).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+pub async fn insert_transfers(tx: &mut Tx, rows: &[TransferRow]) -> StoreResult<()> {
+    for part in rows.chunks(rows_per_statement(9)) {
+        let sql = format!(
+            "INSERT INTO ledger_transfers (id, key, kind, from_account, to_account, amount, reference, reverses, \
+             created_at) VALUES {}",
+            value_rows(tx.is_postgres(), part.len(), 9, 1)
+        );
+        on_conn!(tx, c => {
+            let mut q = sqlx::query(&sql);
+            for t in part {
+                q = q
+                    .bind(t.id)
+                    .bind(&t.key)
+                    .bind(&t.kind)
+                    .bind(&t.from_account)
+                    .bind(&t.to_account)
+                    .bind(t.amount)
+                    .bind(&t.reference)
+                    .bind(t.reverses)
+                    .bind(t.created_at);
+            }
+            q.execute(&mut *c).await?.rows_affected()
+        });
+    }
+    Ok(())
+}
+
+/// One ledger entry, numbered and with its running balance already worked out under the account's lock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEntry {
+    pub account_id: String,
+    pub seq: i64,
+    pub transfer_id: Uuid,
+    pub amount: i64,
+    pub balance_after: i64,
+    pub created_at: i64,
+}
+
+pub async fn insert_entries(tx: &mut Tx, rows: &[NewEntry]) -> StoreResult<()> {
+    for part in rows.chunks(rows_per_statement(6)) {
+        let sql = format!(
+            "INSERT INTO ledger_entries (account_id, seq, transfer_id, amount, balance_after, created_at) VALUES {}",
+            value_rows(tx.is_postgres(), part.len(), 6, 1)
+        );
+        on_conn!(tx, c => {
+            let mut q = sqlx::query(&sql);
+            for e in part {
+                q = q
+                    .bind(&e.account_id)
+                    .bind(e.seq)
+                    .bind(e.transfer_id)
+                    .bind(e.amount)
+                    .bind(e.balance_after)
+                    .bind(e.created_at);
+            }
+            q.execute(&mut *c).await?.rows_affected()
+        });
+    }
+    Ok(())
+}
+
+/// An account's balance and entry count before and after a batch of entries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BalanceChange {
+    pub account_id: String,
+    pub balance_before: i64,
+    pub count_before: i64,
+    pub balance_after: i64,
+    pub count_after: i64,
+}
+
+/// Sets each account's balance and entry count once for a whole batch. Each row changes only if it still holds the
+/// values the batch was computed from (the caller holds the lock, so anything else is a bug, refused by the count);
+/// wallets never go below zero. Returns how many accounts changed.
+pub async fn set_balances(tx: &mut Tx, rows: &[BalanceChange]) -> StoreResult<u64> {
+    let mut changed = 0;
+    for part in rows.chunks(rows_per_statement(5)) {
+        let sql = format!(
+            "WITH v (id, balance_before, count_before, balance_after, count_after) AS (VALUES {}) \
+             UPDATE ledger_accounts SET balance = v.balance_after, entry_count = v.count_after FROM v \
+             WHERE ledger_accounts.id = v.id AND ledger_accounts.balance = v.balance_before \
+             AND ledger_accounts.entry_count = v.count_before \
+             AND (ledger_accounts.kind <> 'WALLET' OR v.balance_after >= 0)",
+            value_rows(tx.is_postgres(), part.len(), 5, 1)
+        );
+        changed += on_conn!(tx, c => {
+            let mut q = sqlx::query(&sql);
+            for b in part {
+                q = q
+                    .bind(&b.account_id)
+                    .bind(b.balance_before)
+                    .bind(b.count_before)
+                    .bind(b.balance_after)
+                    .bind(b.count_after);
+            }
+            q.execute(&mut *c).await?.rows_affected()
+        });
+    }
+    Ok(changed)
+}
+
+/// Adds `delta` to each lot (each lot at most once), refusing any that would go below zero or above its original
+/// amount. Returns how many lots changed; the lot moves are recorded separately.
+pub async fn move_lots(tx: &mut Tx, deltas: &[(i64, i64)]) -> StoreResult<u64> {
+    let mut changed = 0;
+    for part in deltas.chunks(rows_per_statement(2)) {
+        let sql = format!(
+            "WITH v (id, delta) AS (VALUES {}) \
+             UPDATE ledger_lots SET remaining = ledger_lots.remaining + v.delta FROM v \
+             WHERE ledger_lots.id = v.id AND ledger_lots.remaining + v.delta >= 0 \
+             AND ledger_lots.remaining + v.delta <= ledger_lots.original",
+            value_rows(tx.is_postgres(), part.len(), 2, 1)
+        );
+        changed += on_conn!(tx, c => {
+            let mut q = sqlx::query(&sql);
+            for (lot, delta) in part {
+                q = q.bind(*lot).bind(*delta);
+            }
+            q.execute(&mut *c).await?.rows_affected()
+        });
+    }
+    Ok(changed)
+}
+
+/// New lots, in the order given (so their ids, which FIFO spends follow, grow in that order). Returns
+/// (transfer id, lot id) pairs; each lot comes from its own transfer.
+pub async fn insert_lots(tx: &mut Tx, lots: &[NewLot<'_>]) -> StoreResult<Vec<(Uuid, i64)>> {
+    let mut out = Vec::with_capacity(lots.len());
+    for part in lots.chunks(rows_per_statement(7)) {
+        let sql = format!(
+            "INSERT INTO ledger_lots (account_id, source, payment_order_id, transfer_id, original, remaining, \
+             created_at) VALUES {} RETURNING transfer_id, id",
+            value_rows(tx.is_postgres(), part.len(), 7, 1)
+        );
+        let rows: Vec<(Uuid, i64)> = on_conn!(tx, c => {
+            let mut q = sqlx::query_as(&sql);
+            for l in part {
+                q = q
+                    .bind(l.account_id)
+                    .bind(l.source)
+                    .bind(l.payment_order_id)
+                    .bind(l.transfer_id)
+                    .bind(l.amount)
+                    .bind(l.amount)
+                    .bind(l.now_ms);
+            }
+            q.fetch_all(&mut *c).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Records (transfer, lot, delta) lot moves in the order given.
+pub async fn record_lot_moves(tx: &mut Tx, moves: &[(Uuid, i64, i64)]) -> StoreResult<()> {
+    for part in moves.chunks(rows_per_statement(3)) {
+        let sql = format!(
+            "INSERT INTO ledger_lot_moves (transfer_id, lot_id, delta) VALUES {}",
+            value_rows(tx.is_postgres(), part.len(), 3, 1)
+        );
+        on_conn!(tx, c => {
+            let mut q = sqlx::query(&sql);
+            for (transfer, lot, delta) in part {
+                q = q.bind(*transfer).bind(*lot).bind(*delta);
+            }
+            q.execute(&mut *c).await?.rows_affected()
+        });
+    }
+    Ok(())
 }
 
 // ---- invariants ----------------------------------------------------------------------------------------------

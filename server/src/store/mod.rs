@@ -129,10 +129,14 @@ impl Db {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // The writer's page cache holds what one large transaction (a settlement chunk: thousands of rows and their
+        // indexes) touches, so it is not spilled to the WAL half-way; savepoints keep their undo pages in memory
+        // rather than in a temporary file.
+        let writer = options.clone().pragma("cache_size", "-16384").pragma("temp_store", "memory");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
+            .connect_with(writer)
             .await?;
         sqlx::migrate!("../migrations/sqlite").run(&write).await?;
         let read = SqlitePoolOptions::new().max_connections(max_connections.max(2)).connect_with(options).await?;
@@ -189,6 +193,39 @@ impl Db {
             Db::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// The `i`-th parameter (from 1) of a statement whose parameters all come from these helpers. PostgreSQL numbers
+/// them (`$i`); SQLite gets anonymous `?`, bound in order of appearance: with thousands of parameters, numbered
+/// names make every bind look its name up in a list, which costs more than the statement itself.
+pub(crate) fn param(postgres: bool, i: usize) -> String {
+    if postgres { format!("${i}") } else { "?".to_owned() }
+}
+
+/// `$first, …` (n parameters) for an IN list; see [`param`].
+pub(crate) fn param_list(postgres: bool, n: usize, first: usize) -> String {
+    (first..first + n).map(|i| param(postgres, i)).collect::<Vec<_>>().join(", ")
+}
+
+/// `($1, $2), ($3, $4)…`: the parameters of a multi-row statement with `rows` rows of `cols` values, numbered from
+/// `first`; see [`param`]. Set-based writes (settlement) send one statement per kind of row instead of one per row.
+pub(crate) fn value_rows(postgres: bool, rows: usize, cols: usize, first: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 7);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        out.push_str(&param_list(postgres, cols, first + r * cols));
+        out.push(')');
+    }
+    out
+}
+
+/// How many rows of `cols` values one statement may carry. Both engines cap the parameters of a statement (SQLite at
+/// 32,766, PostgreSQL at 65,535); staying well below keeps every statement valid on both.
+pub(crate) fn rows_per_statement(cols: usize) -> usize {
+    (20_000 / cols.max(1)).max(1)
 }
 
 /// Times are stored as milliseconds since the Unix epoch in both engines, so comparisons and ordering behave the
