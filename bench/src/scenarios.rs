@@ -448,7 +448,7 @@ pub async fn push_drain(backend: Backend, options: &Options, n: usize) -> Row {
     let exact = delivered == n && fcm.send_attempts() == n && sent == n as i64;
     let placement = s.placement();
     s.stop().await;
-    Row::new("push-drain (batches)", db_name(backend), n as u64, (n - delivered.min(n)) as u64, elapsed, &lat)
+    Row::new("push-drain (steps)", db_name(backend), n as u64, (n - delivered.min(n)) as u64, elapsed, &lat)
         .with_memory(memory, placement)
         .checked(exact, format!("{delivered} of {n} delivered, {} sends, {sent} marked sent", fcm.send_attempts()))
 }

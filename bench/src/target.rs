@@ -49,7 +49,8 @@ pub struct Target {
     /// The bench's connection to the server's database, for set-up and checks.
     pub db: Db,
     run: Run,
-    pub database: Arc<TestDatabase>,
+    /// Keeps the database (and its folder) until the target is dropped.
+    _database: Arc<TestDatabase>,
 }
 
 enum Run {
@@ -69,8 +70,6 @@ pub struct Memory {
     /// Peak resident memory since the last [`Target::reset_peak`] (VmHWM), or the highest sampled VmRSS when the
     /// kernel does not let the peak be reset.
     pub peak_mb: f64,
-    /// Resident memory when the figure was taken (VmRSS).
-    pub now_mb: f64,
 }
 
 impl Target {
@@ -100,7 +99,7 @@ impl Target {
                     http,
                     db: server.state.db.clone(),
                     run: Run::Inside(Box::new(server)),
-                    database,
+                    _database: database,
                 }
             }
             Placement::OwnProcess => {
@@ -112,7 +111,7 @@ impl Target {
                     .expect("spawn task")
                     .expect("server process starts");
                 let base = format!("http://{}", child.1);
-                Target { base, http, db, run: Run::Outside(Box::new(child.0)), database }
+                Target { base, http, db, run: Run::Outside(Box::new(child.0)), _database: database }
             }
         }
     }
@@ -242,7 +241,7 @@ impl MemoryWatch {
         let now = status_kb(&self.path, "VmRSS:").unwrap_or(0);
         let sampled = self.highest.load(Ordering::Relaxed).max(now);
         let peak = if self.reset { status_kb(&self.path, "VmHWM:").unwrap_or(sampled).max(sampled) } else { sampled };
-        Memory { peak_mb: peak as f64 / 1024.0, now_mb: now as f64 / 1024.0 }
+        Memory { peak_mb: peak as f64 / 1024.0 }
     }
 }
 
