@@ -40,8 +40,16 @@ pub struct Row {
     pub p95_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
-    /// Peak resident memory of the whole bench process (server and load generator together), in MB.
+    /// Peak resident memory during the measured part, in MB: of the server's own process when it runs in one
+    /// (`memory_of` = "server"), else of the whole bench process (server, load generator and sandboxes).
     pub peak_rss_mb: f64,
+    pub memory_of: String,
+    /// The server's own time for the measured route (its request-duration histogram, read from `/metrics` before
+    /// and after, interpolated within buckets as Prometheus' `histogram_quantile` does).
+    pub server_p50_ms: Option<f64>,
+    pub server_p99_ms: Option<f64>,
+    /// Share of the measured requests the server answered within 5 ms (the histogram's bucket bound).
+    pub server_within_5ms: Option<f64>,
     /// The bare database doing the same writes: one client in a loop, and many at once (per second).
     pub bare_one_client_per_second: Option<f64>,
     pub bare_many_clients_per_second: Option<f64>,
@@ -66,6 +74,10 @@ impl Row {
             p99_ms: lat.ms(0.99),
             max_ms: lat.0.max() as f64 / 1000.0,
             peak_rss_mb: peak_rss_mb(),
+            memory_of: "bench process".into(),
+            server_p50_ms: None,
+            server_p99_ms: None,
+            server_within_5ms: None,
             bare_one_client_per_second: None,
             bare_many_clients_per_second: None,
             ratio_to_bare: None,
@@ -82,6 +94,23 @@ impl Row {
         self
     }
 
+    /// The server's memory, measured in its own process or in the bench's.
+    pub fn with_memory(mut self, memory: crate::target::Memory, placement: crate::target::Placement) -> Row {
+        self.peak_rss_mb = memory.peak_mb;
+        self.memory_of = match placement {
+            crate::target::Placement::OwnProcess => "server process".into(),
+            crate::target::Placement::InProcess => "bench process".into(),
+        };
+        self
+    }
+
+    pub fn with_server_times(mut self, times: &crate::metrics::ServerTimes) -> Row {
+        self.server_p50_ms = times.quantile_ms(0.50);
+        self.server_p99_ms = times.quantile_ms(0.99);
+        self.server_within_5ms = times.share_within(0.005);
+        self
+    }
+
     pub fn checked(mut self, ok: bool, what: impl Into<String>) -> Row {
         self.check_ok = ok;
         self.check = what.into();
@@ -89,7 +118,7 @@ impl Row {
     }
 }
 
-/// VmHWM of this process (Linux), in MB.
+/// VmHWM of this process (Linux), in MB: the whole bench process, for scenarios that run everything in it.
 pub fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -109,7 +138,7 @@ pub fn print_table(rows: &[Row]) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "{:<22} {:<8} {:>8} {:>6} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>7}  check",
+        "{:<26} {:<8} {:>8} {:>6} {:>10} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9} {:>10} {:>7}  check",
         "scenario",
         "db",
         "requests",
@@ -119,6 +148,8 @@ pub fn print_table(rows: &[Row]) {
         "p95 ms",
         "p99 ms",
         "max ms",
+        "srv p50",
+        "srv p99",
         "RSS MB",
         "bare/s",
         "ratio"
@@ -127,7 +158,7 @@ pub fn print_table(rows: &[Row]) {
         let bare = r.bare_one_client_per_second.zip(r.bare_many_clients_per_second).map(|(a, b)| a.max(b));
         let _ = writeln!(
             out,
-            "{:<22} {:<8} {:>8} {:>6} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.1} {:>10} {:>7}  {} {}",
+            "{:<26} {:<8} {:>8} {:>6} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>9} {:>9} {:>8.1}{} {:>10} {:>7}  {} {}",
             r.scenario,
             r.database,
             r.requests,
@@ -137,11 +168,15 @@ pub fn print_table(rows: &[Row]) {
             r.p95_ms,
             r.p99_ms,
             r.max_ms,
+            r.server_p50_ms.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into()),
+            r.server_p99_ms.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into()),
             r.peak_rss_mb,
+            if r.memory_of == "server process" { "s" } else { "*" },
             bare.map(|b| format!("{b:.0}")).unwrap_or_else(|| "-".into()),
             r.ratio_to_bare.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into()),
             if r.check_ok { "ok" } else { "FAILED" },
             r.check,
         );
     }
+    let _ = writeln!(out, "RSS MB: s = the server's own process during the measured part; * = the whole bench process");
 }

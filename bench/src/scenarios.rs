@@ -11,20 +11,32 @@ use nene_server::sandbox::toss::TossSandbox;
 use nene_server::store::{self, Db};
 use nene_shared::ledger::TransferKind;
 use nene_shared::{Points, UserId};
-use nene_tests::{Backend, TestDatabase, TestServer, challenge_body, move_clock_to, push_to, test_config};
+use nene_tests::{Backend, TestDatabase, TestServer, move_clock_to};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
+use crate::metrics::ServerTimes;
 use crate::report::{Latencies, Row};
 use crate::setup;
+use crate::target::{Placement, Settings, Target};
 
 fn db_name(b: Backend) -> &'static str {
     match b {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
     }
+}
+
+/// How the scenarios that go through the server run it.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub placement: Placement,
+    /// Clients of the fixed-concurrency join storm.
+    pub clients: usize,
+    /// What the server process runs under (see [`Settings::wrap`]).
+    pub wrap: Vec<String>,
 }
 
 async fn server(backend: Backend, adjust: impl FnOnce(&mut nene_server::Config)) -> TestServer {
@@ -37,105 +49,195 @@ async fn server(backend: Backend, adjust: impl FnOnce(&mut nene_server::Config))
     .await
 }
 
+async fn target(backend: Backend, options: &Options, settings: Settings) -> Target {
+    let settings = Settings { db_max_connections: Some(32), wrap: options.wrap.clone(), ..settings };
+    Target::start(backend, options.placement, settings).await
+}
+
 fn client() -> reqwest::Client {
     nene_server::integrations::install_crypto_provider();
-    reqwest::Client::builder().pool_max_idle_per_host(2_048).build().expect("client")
+    reqwest::Client::builder().pool_max_idle_per_host(8_192).build().expect("client")
 }
 
 async fn ledger_ok(db: &Db) -> bool {
     nene_server::ledger::check::run(db).await.map(|r| r.ok).unwrap_or(false)
 }
 
-/// Sends every request at once (each in its own task) and records each latency.
+/// Sends the requests, `concurrency` at a time (None: every one at once, each in its own task), and records each
+/// latency.
 async fn fire(
     requests: Vec<(String, String)>,
     client: &reqwest::Client,
+    concurrency: Option<usize>,
 ) -> (Vec<(StatusCode, String)>, Latencies, Duration) {
-    let start = Instant::now();
-    let tasks: Vec<_> = requests
-        .into_iter()
-        .map(|(url, token)| {
-            let client = client.clone();
-            tokio::spawn(async move {
-                let t = Instant::now();
-                let resp = client.post(url).bearer_auth(token).send().await;
+    async fn one(client: reqwest::Client, url: String, token: String) -> (StatusCode, String, Duration) {
+        let t = Instant::now();
+        let resp = client.post(url).bearer_auth(token).send().await;
+        match resp {
+            Ok(resp) => {
+                let status = resp.status();
+                let body: serde_json::Value = resp.json().await.unwrap_or_default();
+                // The answer counts once its body has arrived.
                 let took = t.elapsed();
-                match resp {
-                    Ok(resp) => {
-                        let status = resp.status();
-                        let body: serde_json::Value = resp.json().await.unwrap_or_default();
-                        (status, body["code"].as_str().unwrap_or_default().to_owned(), took)
-                    }
-                    Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), took),
-                }
-            })
-        })
-        .collect();
-    let mut out = Vec::with_capacity(tasks.len());
-    let mut lat = Latencies::default();
-    for task in tasks {
-        if let Ok((status, code, took)) = task.await {
-            lat.record(took);
-            out.push((status, code));
+                (status, body["code"].as_str().unwrap_or_default().to_owned(), took)
+            }
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string(), t.elapsed()),
         }
     }
-    (out, lat, start.elapsed())
+    let start = Instant::now();
+    let answers: Vec<(StatusCode, String, Duration)> = match concurrency {
+        None => {
+            let tasks: Vec<_> =
+                requests.into_iter().map(|(url, token)| tokio::spawn(one(client.clone(), url, token))).collect();
+            let mut out = Vec::with_capacity(tasks.len());
+            for task in tasks {
+                if let Ok(answer) = task.await {
+                    out.push(answer);
+                }
+            }
+            out
+        }
+        Some(n) => {
+            // `n` clients, each sending its next request when the previous answer has come.
+            let queue = Arc::new(std::sync::Mutex::new(requests.into_iter()));
+            let clients: Vec<_> = (0..n)
+                .map(|_| {
+                    let (queue, client) = (Arc::clone(&queue), client.clone());
+                    tokio::spawn(async move {
+                        let mut out = Vec::new();
+                        loop {
+                            let next = queue.lock().map(|mut q| q.next()).unwrap_or(None);
+                            let Some((url, token)) = next else { break };
+                            out.push(one(client.clone(), url, token).await);
+                        }
+                        out
+                    })
+                })
+                .collect();
+            let mut out = Vec::new();
+            for c in clients {
+                out.extend(c.await.unwrap_or_default());
+            }
+            out
+        }
+    };
+    let elapsed = start.elapsed();
+    let mut lat = Latencies::default();
+    let mut out = Vec::with_capacity(answers.len());
+    for (status, code, took) in answers {
+        lat.record(took);
+        out.push((status, code));
+    }
+    (out, lat, elapsed)
 }
 
-/// 5,000 people join a 100-seat challenge at once; every tenth clicks twice.
-pub async fn join_storm(backend: Backend, people: usize, seats: i64) -> Row {
-    let s = server(backend, |_| {}).await;
-    let stake = 5_000;
-    let host = setup::users(&s.state.db, 1, stake).await;
-    let (_, ch) =
-        s.post("/api/v1/challenges", Some(&host[0].1), &challenge_body(&s, "Storm", 7, stake, seats + 1)).await;
-    let id = ch["id"].as_str().unwrap_or_default().to_owned();
-    let users = setup::users(&s.state.db, people, stake).await;
-    let url = s.url(&format!("/api/v1/challenges/{id}/join"));
-    let mut requests = Vec::new();
-    for (i, (_, token)) in users.iter().enumerate() {
-        requests.push((url.clone(), token.clone()));
-        if i % 10 == 0 {
+const JOIN_ROUTE: &str = "/api/v1/challenges/{id}/join";
+
+/// 5,000 people join a 100-seat challenge; every tenth clicks twice. Twice on one server, each time on a fresh
+/// challenge with fresh people: first from `options.clients` clients that each send the next request when the last
+/// answer came (so the latencies are the server's, not 5,500 requests queueing), then all requests at once. In that
+/// order each run's memory peak is its own: a process keeps what it once took.
+pub async fn join_storm(backend: Backend, options: &Options, people: usize, seats: i64) -> Vec<Row> {
+    let s = target(backend, options, Settings::default()).await;
+    let http = client();
+    let mut rows = Vec::new();
+    for concurrency in [Some(options.clients), None] {
+        let stake = 5_000;
+        let host = setup::users(&s.db, 1, stake).await;
+        let (_, ch) = s
+            .post(
+                "/api/v1/challenges",
+                Some(&host[0].1),
+                &challenge_body_at(chrono::Utc::now(), "Storm", 7, stake, seats + 1),
+            )
+            .await;
+        let id = ch["id"].as_str().unwrap_or_default().to_owned();
+        let users = setup::users(&s.db, people, stake).await;
+        let url = s.url(&format!("/api/v1/challenges/{id}/join"));
+        let mut requests = Vec::new();
+        for (i, (_, token)) in users.iter().enumerate() {
             requests.push((url.clone(), token.clone()));
+            if i % 10 == 0 {
+                requests.push((url.clone(), token.clone()));
+            }
         }
+        let n = requests.len() as u64;
+        let before = ServerTimes::read(&http, &s.base, JOIN_ROUTE).await;
+        let watch = s.reset_peak();
+        let (results, lat, elapsed) = fire(requests, &http, concurrency).await;
+        let memory = watch.finish();
+        let times = ServerTimes::read(&http, &s.base, JOIN_ROUTE).await.since(&before);
+        let ok = results.iter().filter(|(st, _)| *st == StatusCode::OK).count() as i64;
+        let bad: Vec<_> = results
+            .iter()
+            .filter(|(st, code)| {
+                *st != StatusCode::OK
+                    && !(*st == StatusCode::CONFLICT && (code == "CHALLENGE_FULL" || code == "ALREADY_JOINED"))
+            })
+            .collect();
+        let escrow = nene_tests::balance_of(&s.db, &format!("escrow:challenge:{id}")).await;
+        let exact = ok == seats && escrow == (seats + 1) * stake && bad.is_empty() && ledger_ok(&s.db).await;
+        let name = match concurrency {
+            None => "join-storm (all at once)".to_owned(),
+            Some(c) => format!("join-storm ({c} clients)"),
+        };
+        rows.push(
+            Row::new(&name, db_name(backend), n, bad.len() as u64, elapsed, &lat)
+                .with_memory(memory, s.placement())
+                .with_server_times(&times)
+                .checked(
+                    exact,
+                    format!("{ok} joined of {seats} seats, escrow {escrow}, {} unexpected answers", bad.len()),
+                ),
+        );
     }
-    let n = requests.len() as u64;
-    let (results, lat, elapsed) = fire(requests, &client()).await;
-    let ok = results.iter().filter(|(st, _)| *st == StatusCode::OK).count() as i64;
-    let bad: Vec<_> = results
-        .iter()
-        .filter(|(st, code)| {
-            *st != StatusCode::OK
-                && !(*st == StatusCode::CONFLICT && (code == "CHALLENGE_FULL" || code == "ALREADY_JOINED"))
-        })
-        .collect();
-    let escrow = nene_tests::balance_of(&s.state.db, &format!("escrow:challenge:{id}")).await;
-    let exact = ok == seats && escrow == (seats + 1) * stake && bad.is_empty() && ledger_ok(&s.state.db).await;
-    Row::new("join-storm", db_name(backend), n, bad.len() as u64, elapsed, &lat)
-        .checked(exact, format!("{ok} joined of {seats} seats, escrow {escrow}, {} unexpected answers", bad.len()))
+    s.stop().await;
+    rows
+}
+
+/// A challenge body starting tomorrow in Seoul (the server's domain clock is the wall clock outside dev mode).
+fn challenge_body_at(now: chrono::DateTime<chrono::Utc>, title: &str, days: i64, stake: i64, capacity: i64) -> Value {
+    let today = now.with_timezone(&chrono_tz::Asia::Seoul).date_naive();
+    let start = today + chrono::Duration::days(1);
+    let end = start + chrono::Duration::days(days - 1);
+    json!({
+        "title": title, "description": "매일 30분 달리기", "category": "HEALTH", "proof_type": "TEXT",
+        "start_date": start.to_string(), "end_date": end.to_string(), "stake": stake, "capacity": capacity,
+        "min_participants": 2, "success_threshold": 80,
+    })
 }
 
 /// Every join succeeds: one hot challenge with seats for all. Beside it, the bare database running the same join
 /// transaction (no HTTP, no batching) from one client and from 64.
-pub async fn hot_join(backend: Backend, people: usize) -> Row {
-    let s = server(backend, |_| {}).await;
+pub async fn hot_join(backend: Backend, options: &Options, people: usize) -> Row {
+    let s = target(backend, options, Settings::default()).await;
     let stake = 1_000;
-    let host = setup::users(&s.state.db, 1, stake).await;
+    let host = setup::users(&s.db, 1, stake).await;
     let capacity = i64::try_from(people).unwrap_or(i64::MAX).saturating_add(1).min(10_000);
-    let (_, ch) = s.post("/api/v1/challenges", Some(&host[0].1), &challenge_body(&s, "Hot", 7, stake, capacity)).await;
+    let (_, ch) = s
+        .post("/api/v1/challenges", Some(&host[0].1), &challenge_body_at(chrono::Utc::now(), "Hot", 7, stake, capacity))
+        .await;
     let id = ch["id"].as_str().unwrap_or_default().to_owned();
     let people = people.min(9_999);
-    let users = setup::users(&s.state.db, people, stake).await;
+    let users = setup::users(&s.db, people, stake).await;
     let url = s.url(&format!("/api/v1/challenges/{id}/join"));
     let requests: Vec<_> = users.iter().map(|(_, t)| (url.clone(), t.clone())).collect();
-    let (results, lat, elapsed) = fire(requests, &client()).await;
+    let http = client();
+    let before = ServerTimes::read(&http, &s.base, JOIN_ROUTE).await;
+    let watch = s.reset_peak();
+    let (results, lat, elapsed) = fire(requests, &http, None).await;
+    let memory = watch.finish();
+    let times = ServerTimes::read(&http, &s.base, JOIN_ROUTE).await.since(&before);
     let ok = results.iter().filter(|(st, _)| *st == StatusCode::OK).count();
     let errors = (results.len() - ok) as u64;
-    let exact = ok == people && ledger_ok(&s.state.db).await;
-    drop(s);
+    let exact = ok == people && ledger_ok(&s.db).await;
+    let placement = s.placement();
+    s.stop().await;
 
     let (one, many) = bare_joins(backend, people.min(2_000)).await;
     Row::new("hot-join", db_name(backend), people as u64, errors, elapsed, &lat)
+        .with_memory(memory, placement)
+        .with_server_times(&times)
         .with_bare(one, many)
         .checked(exact, format!("{ok} of {people} joined"))
 }
@@ -217,69 +319,90 @@ async fn bare_challenge(db: &Db, creator: UserId, n: usize) -> Uuid {
     id
 }
 
-/// Payment confirm against a zero-latency Toss sandbox: the server's own time.
-pub async fn confirm(backend: Backend, n: usize) -> Row {
+const CONFIRM_ROUTE: &str = "/api/v1/payments/confirm";
+
+/// Payment confirms against a zero-latency Toss sandbox (in the bench process): `n` from 32 clients, then `n / 4`
+/// from one client, each measured apart. The server's own time comes from its request histogram.
+pub async fn confirm(backend: Backend, options: &Options, n: usize) -> Vec<Row> {
     let toss = TossSandbox::new("test_sk_bench");
     let (addr, _task) = toss.serve().await.expect("sandbox");
-    let s = server(backend, |c| {
-        c.toss.base_url = Some(format!("http://{addr}"));
-        c.toss.secret_key = Some("test_sk_bench".into());
-        c.toss.client_key = Some("test_ck_bench".into());
-    })
-    .await;
-    let users = setup::users(&s.state.db, n.div_ceil(50), 0).await;
-    let mut confirms = Vec::with_capacity(n);
-    for i in 0..n {
-        let token = &users[i % users.len()].1;
-        let (_, order) = s.post("/api/v1/payments/orders", Some(token), &json!({"amount": 10_000})).await;
-        let order_id = order["order_id"].as_str().unwrap_or_default().to_owned();
-        let key = toss.create_session(&order_id, 10_000, "points");
-        confirms.push((token.clone(), json!({"payment_key": key, "order_id": order_id, "amount": 10_000})));
-    }
+    let settings = Settings {
+        toss: Some((format!("http://{addr}"), "test_sk_bench".into(), "test_ck_bench".into())),
+        ..Settings::default()
+    };
+    let mut s = target(backend, options, settings).await;
     let http = client();
-    let url = s.url("/api/v1/payments/confirm");
-    let start = Instant::now();
-    let results: Vec<(bool, Duration)> = futures::stream::iter(confirms)
-        .map(|(token, body)| {
-            let (http, url) = (http.clone(), url.clone());
-            async move {
-                let t = Instant::now();
-                let ok =
-                    http.post(url).bearer_auth(token).json(&body).send().await.map(|r| r.status() == StatusCode::OK);
-                (ok.unwrap_or(false), t.elapsed())
-            }
-        })
-        .buffer_unordered(32)
-        .collect()
-        .await;
-    let elapsed = start.elapsed();
-    let mut lat = Latencies::default();
-    for (_, d) in &results {
-        lat.record(*d);
+    let mut rows = Vec::new();
+    let mut total = 0;
+    for clients in [32usize, 1] {
+        let n = if clients == 1 { n.div_ceil(4) } else { n };
+        total += n;
+        let users = setup::users(&s.db, n.div_ceil(50), 0).await;
+        let mut confirms = Vec::with_capacity(n);
+        for i in 0..n {
+            let token = &users[i % users.len()].1;
+            let (_, order) = s.post("/api/v1/payments/orders", Some(token), &json!({"amount": 10_000})).await;
+            let order_id = order["order_id"].as_str().unwrap_or_default().to_owned();
+            let key = toss.create_session(&order_id, 10_000, "points");
+            confirms.push((token.clone(), json!({"payment_key": key, "order_id": order_id, "amount": 10_000})));
+        }
+        let url = s.url(CONFIRM_ROUTE);
+        let before = ServerTimes::read(&http, &s.base, CONFIRM_ROUTE).await;
+        let watch = s.reset_peak();
+        let start = Instant::now();
+        let results: Vec<(bool, Duration)> = futures::stream::iter(confirms)
+            .map(|(token, body)| {
+                let (http, url) = (http.clone(), url.clone());
+                async move {
+                    let t = Instant::now();
+                    let ok = http
+                        .post(url)
+                        .bearer_auth(token)
+                        .json(&body)
+                        .send()
+                        .await
+                        .map(|r| r.status() == StatusCode::OK);
+                    (ok.unwrap_or(false), t.elapsed())
+                }
+            })
+            .buffer_unordered(clients)
+            .collect()
+            .await;
+        let elapsed = start.elapsed();
+        let memory = watch.finish();
+        let times = ServerTimes::read(&http, &s.base, CONFIRM_ROUTE).await.since(&before);
+        let mut lat = Latencies::default();
+        for (_, d) in &results {
+            lat.record(*d);
+        }
+        let errors = results.iter().filter(|(ok, _)| !ok).count() as u64;
+        s.credit_all().await;
+        let credited = s.count("payment_orders WHERE status = 'CREDITED'").await;
+        let exact = credited == total as i64 && ledger_ok(&s.db).await;
+        let name = if clients == 1 { "confirm (1 client)".to_owned() } else { format!("confirm ({clients} clients)") };
+        rows.push(
+            Row::new(&name, db_name(backend), n as u64, errors, elapsed, &lat)
+                .with_memory(memory, s.placement())
+                .with_server_times(&times)
+                .checked(exact, format!("{credited} of {total} orders credited once")),
+        );
     }
-    let errors = results.iter().filter(|(ok, _)| !ok).count() as u64;
-    while nene_server::payments::worker::credit_step(&s.state).await.unwrap_or(0) > 0 {}
-    let credited = s.count("payment_orders WHERE status = 'CREDITED'").await;
-    let exact = credited == n as i64 && ledger_ok(&s.state.db).await;
-    Row::new("confirm (32 clients)", db_name(backend), n as u64, errors, elapsed, &lat)
-        .checked(exact, format!("{credited} of {n} orders credited once"))
+    s.stop().await;
+    rows
 }
 
-async fn push_server(backend: Backend) -> (TestServer, FcmSandbox) {
+/// A server pushing to an FCM sandbox served by the bench process (so the sandbox's work is not the server's).
+async fn push_target(backend: Backend, options: &Options) -> (Target, FcmSandbox) {
     let fcm = FcmSandbox::new();
     let (addr, _task) = fcm.serve().await.expect("sandbox");
-    let db = Arc::new(TestDatabase::create(backend).await);
-    let mut config = test_config(&db);
-    config.run_workers = false;
-    config.db_max_connections = 32;
-    push_to(&mut config, addr, &db);
-    (TestServer::start_on(db, config).await, fcm)
+    let s = target(backend, options, Settings { fcm: Some(format!("http://{addr}")), ..Settings::default() }).await;
+    (s, fcm)
 }
 
 /// Queues `n` notifications for 1,000 users with a device each (in big transactions).
-async fn queue_notifications(s: &TestServer, n: usize) -> usize {
-    let users = setup::users(&s.state.db, 1_000.min(n), 0).await;
-    let mut tx = s.state.db.begin_write().await.expect("write");
+async fn queue_notifications(db: &Db, n: usize) -> usize {
+    let users = setup::users(db, 1_000.min(n), 0).await;
+    let mut tx = db.begin_write().await.expect("write");
     for (i, (user, _)) in users.iter().enumerate() {
         store::notifications::upsert_device(&mut tx, &format!("device-{i}"), user.as_uuid(), "ANDROID", 0)
             .await
@@ -287,7 +410,7 @@ async fn queue_notifications(s: &TestServer, n: usize) -> usize {
     }
     tx.commit().await.expect("commit");
     for chunk in (0..n).collect::<Vec<_>>().chunks(2_000) {
-        let mut tx = s.state.db.begin_write().await.expect("write");
+        let mut tx = db.begin_write().await.expect("write");
         for i in chunk {
             let (user, _) = &users[i % users.len()];
             nene_server::notify::record(
@@ -307,47 +430,50 @@ async fn queue_notifications(s: &TestServer, n: usize) -> usize {
     users.len()
 }
 
-/// Drains 100,000 queued notifications to a local FCM sandbox.
-pub async fn push_drain(backend: Backend, n: usize) -> Row {
-    let (s, fcm) = push_server(backend).await;
-    queue_notifications(&s, n).await;
+/// Drains 100,000 queued notifications to a local FCM sandbox (the worker runs in the server).
+pub async fn push_drain(backend: Backend, options: &Options, n: usize) -> Row {
+    let (mut s, fcm) = push_target(backend, options).await;
+    queue_notifications(&s.db, n).await;
+    let watch = s.reset_peak();
     let start = Instant::now();
-    let mut lat = Latencies::default();
-    loop {
-        let t = Instant::now();
-        let handled = nene_server::push::deliver_step(&s.state).await.unwrap_or(0);
-        if handled == 0 {
-            break;
-        }
-        lat.record(t.elapsed());
-    }
+    let batches = s.drain_push().await;
     let elapsed = start.elapsed();
+    let memory = watch.finish();
+    let mut lat = Latencies::default();
+    for b in &batches {
+        lat.record(*b);
+    }
     let delivered = fcm.delivered().len();
-    let exact = delivered == n && fcm.send_attempts() == n;
-    Row::new("push-drain (batches)", db_name(backend), n as u64, (n - delivered.min(n)) as u64, elapsed, &lat)
-        .checked(exact, format!("{delivered} of {n} delivered, {} sends", fcm.send_attempts()))
+    let sent = s.count("notification_deliveries WHERE status = 'SENT'").await;
+    let exact = delivered == n && fcm.send_attempts() == n && sent == n as i64;
+    let placement = s.placement();
+    s.stop().await;
+    Row::new("push-drain (steps)", db_name(backend), n as u64, (n - delivered.min(n)) as u64, elapsed, &lat)
+        .with_memory(memory, placement)
+        .checked(exact, format!("{delivered} of {n} delivered, {} sends, {sent} marked sent", fcm.send_attempts()))
 }
 
 /// 500 due retries: one worker pass over deliveries whose first try failed.
-pub async fn push_retries(backend: Backend, n: usize) -> Row {
-    let (s, fcm) = push_server(backend).await;
-    queue_notifications(&s, n).await;
+pub async fn push_retries(backend: Backend, options: &Options, n: usize) -> Row {
+    let (mut s, fcm) = push_target(backend, options).await;
+    queue_notifications(&s.db, n).await;
     fcm.fail_next(n, 503, "UNAVAILABLE", None);
-    while nene_server::push::deliver_step(&s.state).await.unwrap_or(0) > 0 {}
-    s.state.clock.advance_ms(3_600_000);
+    s.drain_push().await;
+    s.advance_clock(3_600_000).await;
+    let watch = s.reset_peak();
     let start = Instant::now();
-    let mut lat = Latencies::default();
-    loop {
-        let t = Instant::now();
-        let handled = nene_server::push::deliver_step(&s.state).await.unwrap_or(0);
-        if handled == 0 {
-            break;
-        }
-        lat.record(t.elapsed());
-    }
+    let batches = s.drain_push().await;
     let elapsed = start.elapsed();
+    let memory = watch.finish();
+    let mut lat = Latencies::default();
+    for b in &batches {
+        lat.record(*b);
+    }
     let delivered = fcm.delivered().len();
+    let placement = s.placement();
+    s.stop().await;
     Row::new("push-retries", db_name(backend), n as u64, (n - delivered.min(n)) as u64, elapsed, &lat)
+        .with_memory(memory, placement)
         .checked(delivered == n, format!("{delivered} of {n} retries delivered"))
 }
 

@@ -23,6 +23,10 @@ on_both_databases!(
     a_thousand_queued_notifications_are_each_sent_once,
     the_daily_reminder_goes_only_to_those_who_have_not_proved,
     muted_kinds_stay_in_the_inbox_and_the_inbox_api_works,
+    one_pass_records_a_retry_and_a_last_failure_side_by_side,
+    retry_after_longer_than_the_backoff_is_honoured,
+    claims_never_hand_out_one_delivery_twice,
+    one_pass_drains_more_than_a_batch_each_sent_once,
 );
 
 /// A notification for `user`, written like every producer writes one (inside a transaction).
@@ -306,4 +310,135 @@ async fn muted_kinds_stay_in_the_inbox_and_the_inbox_api_works(backend: Backend)
     let (_, tok) = funded_user(&plain.state.db, "nopush", 0).await;
     let (status, body) = plain.post("/api/v1/devices", Some(&tok), &json!({"platform": "IOS", "token": "abc"})).await;
     assert_eq!((status, code(&body)), (StatusCode::SERVICE_UNAVAILABLE, "PUSH_DISABLED"));
+}
+
+/// Queues `n` notifications to `user` in one transaction.
+async fn notify_many(s: &TestServer, user: nene_shared::UserId, n: usize) {
+    let mut tx = s.state.db.begin_write().await.unwrap();
+    for i in 0..n {
+        nene_server::notify::record(
+            &mut tx,
+            user.as_uuid(),
+            nene_server::notify::Kind::PaymentResult,
+            "알림",
+            &format!("n{i}"),
+            &[("n", i.to_string())],
+            chrono::Utc::now().timestamp_millis(),
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+async fn one_pass_records_a_retry_and_a_last_failure_side_by_side(backend: Backend) {
+    let t = WithPush::start(backend, |_| {}).await;
+    let s = &t.server;
+    let (user, token) = funded_user(&s.state.db, "mixed", 0).await;
+    register(s, &token, "device-a").await;
+    register(s, &token, "device-b").await;
+    notify_user(s, user, "both").await;
+    // device-a's delivery is on its last try already; device-b's on its first.
+    let mut tx = s.state.db.begin_write().await.unwrap();
+    nene_server::on_conn!(&mut tx, c => sqlx::query(
+        "UPDATE notification_deliveries SET attempts = $1 WHERE device_token = 'device-a'")
+        .bind(push::MAX_ATTEMPTS - 1).execute(&mut *c).await.unwrap().rows_affected());
+    tx.commit().await.unwrap();
+    t.fcm.set_down(true);
+    let before = s.state.clock.now().timestamp_millis();
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 2);
+    let mut tx = s.state.db.begin_read().await.unwrap();
+    let rows: Vec<(String, String, i64, i64, Option<String>)> = nene_server::on_conn!(&mut tx, c => sqlx::query_as(
+        "SELECT device_token, status, attempts, next_attempt_at, last_error FROM notification_deliveries \
+         ORDER BY device_token").fetch_all(&mut *c).await.unwrap());
+    drop(tx);
+    assert_eq!((rows[0].1.as_str(), rows[0].2), ("FAILED", push::MAX_ATTEMPTS), "{rows:?}");
+    assert!(rows[0].4.as_deref().unwrap_or_default().contains("UNAVAILABLE"), "{rows:?}");
+    assert_eq!((rows[1].1.as_str(), rows[1].2), ("PENDING", 1), "{rows:?}");
+    assert!(rows[1].4.as_deref().unwrap_or_default().contains("UNAVAILABLE"), "{rows:?}");
+    let wait = rows[1].3 - before;
+    assert!((8_000..=12_500).contains(&wait), "first retry after ~10 s, was {wait} ms");
+    // The retry goes out once due; the failed one never again.
+    t.fcm.set_down(false);
+    s.state.clock.advance_ms(13_000);
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 1);
+    assert_eq!(t.fcm.delivered_to("device-b"), 1);
+    assert_eq!(t.fcm.delivered_to("device-a"), 0);
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 0);
+}
+
+async fn retry_after_longer_than_the_backoff_is_honoured(backend: Backend) {
+    let t = WithPush::start(backend, |_| {}).await;
+    let s = &t.server;
+    let (user, token) = funded_user(&s.state.db, "throttled", 0).await;
+    register(s, &token, "device-1").await;
+    notify_user(s, user, "later").await;
+    t.fcm.fail_next(1, 429, "QUOTA_EXCEEDED", Some(600));
+    let before = s.state.clock.now().timestamp_millis();
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 1);
+    let (status, attempts, due) = deliveries(s).await[0].clone();
+    assert_eq!((status.as_str(), attempts), ("PENDING", 1));
+    assert!(due - before >= 600_000, "Retry-After of 600 s beats the 10 s backoff, waited {} ms", due - before);
+    s.state.clock.advance_ms(300_000);
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 0, "not before Retry-After");
+    s.state.clock.advance_ms(301_000);
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 1);
+    assert_eq!(deliveries(s).await[0].0, "SENT");
+}
+
+/// Two claims, the second made while the first is still open where the engine allows it (PostgreSQL skips the
+/// rows the first has locked; SQLite's writer lets one claim in at a time): no delivery is in both, every one is
+/// in one, and the claim counted each attempt once.
+async fn claims_never_hand_out_one_delivery_twice(backend: Backend) {
+    let t = WithPush::start(backend, |_| {}).await;
+    let s = &t.server;
+    let (user, token) = funded_user(&s.state.db, "claimed", 0).await;
+    register(s, &token, "device-c").await;
+    notify_many(s, user, 30).await;
+    let now = s.state.clock.now().timestamp_millis();
+    let real = chrono::Utc::now().timestamp_millis();
+    let mut first_tx = s.state.db.begin_write().await.unwrap();
+    let first = store::notifications::claim(&mut first_tx, now, real, 60_000, 20).await.unwrap();
+    let second = if backend == Backend::Postgres {
+        let mut second_tx = s.state.db.begin_write().await.unwrap();
+        let second = store::notifications::claim(&mut second_tx, now, real, 60_000, 20).await.unwrap();
+        second_tx.commit().await.unwrap();
+        first_tx.commit().await.unwrap();
+        second
+    } else {
+        first_tx.commit().await.unwrap();
+        let mut second_tx = s.state.db.begin_write().await.unwrap();
+        let second = store::notifications::claim(&mut second_tx, now, real, 60_000, 20).await.unwrap();
+        second_tx.commit().await.unwrap();
+        second
+    };
+    assert_eq!(first.len(), 20);
+    assert_eq!(second.len(), 10);
+    let mut ids: Vec<i64> = first.iter().chain(&second).map(|r| r.id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 30, "no delivery claimed twice");
+    assert!(first.iter().chain(&second).all(|r| r.attempts == 1 && r.title == "알림" && r.kind == "PAYMENT_RESULT"));
+    // Leased: nothing is due until the lease runs out.
+    let mut tx = s.state.db.begin_write().await.unwrap();
+    assert!(store::notifications::claim(&mut tx, now, real, 60_000, 20).await.unwrap().is_empty());
+    let again = store::notifications::claim(&mut tx, now, real + 60_001, 60_000, 50).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(again.len(), 30, "an expired lease makes the delivery due again");
+    assert!(again.iter().all(|r| r.attempts == 2));
+}
+
+async fn one_pass_drains_more_than_a_batch_each_sent_once(backend: Backend) {
+    let t = WithPush::start(backend, |_| {}).await;
+    let s = &t.server;
+    let (user, token) = funded_user(&s.state.db, "busy", 0).await;
+    register(s, &token, "device-1").await;
+    register(s, &token, "device-2").await;
+    notify_many(s, user, 700).await;
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 1_400);
+    assert_eq!(t.fcm.send_attempts(), 1_400);
+    assert_eq!(t.fcm.delivered_to("device-1"), 700);
+    assert_eq!(t.fcm.delivered_to("device-2"), 700);
+    assert!(deliveries(s).await.iter().all(|d| d.0 == "SENT" && d.1 == 1));
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 0);
 }

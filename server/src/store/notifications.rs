@@ -296,9 +296,15 @@ pub struct DeliveryRow {
     pub data: String,
 }
 
-/// Claims up to `limit` due deliveries for `lease_ms` of real time and counts the attempt. PostgreSQL skips rows
-/// another instance is claiming, so two instances never hold the same delivery; a worker that dies loses its
-/// claim when the lease runs out.
+/// Claims up to `limit` due deliveries for `lease_ms` of real time and counts the attempt, in one statement that
+/// also returns what each message says. PostgreSQL skips rows another instance is claiming (`FOR UPDATE SKIP
+/// LOCKED` in a materialised CTE, so the row locks and the limit apply before the update), so two instances never
+/// hold the same delivery; on SQLite the single writer's `BEGIN IMMEDIATE` does the same. A worker that dies loses
+/// its claim when the lease runs out.
+///
+/// The oldest due first, by `next_attempt_at` alone: that is the order of the `(status, next_attempt_at)` index, so
+/// the scan stops after `limit` rows instead of sorting every due row (ties among equally due rows go in index
+/// order). The rows come back in id order.
 pub async fn claim(
     tx: &mut Tx,
     domain_now: i64,
@@ -306,76 +312,121 @@ pub async fn claim(
     lease_ms: i64,
     limit: i64,
 ) -> StoreResult<Vec<DeliveryRow>> {
-    let skip = if tx.is_postgres() { " FOR UPDATE SKIP LOCKED" } else { "" };
-    let sql = format!(
-        "SELECT id FROM notification_deliveries WHERE status = 'PENDING' AND next_attempt_at <= $1 \
-         AND (locked_until IS NULL OR locked_until < $2) ORDER BY next_attempt_at, id LIMIT $3{skip}"
-    );
-    let ids: Vec<i64> = on_conn!(tx, conn => sqlx::query_scalar(&sql)
+    const DUE: &str = "SELECT id FROM notification_deliveries WHERE status = 'PENDING' AND next_attempt_at <= $1 \
+         AND (locked_until IS NULL OR locked_until < $2) ORDER BY next_attempt_at LIMIT $3";
+    const RETURNING: &str = "RETURNING id, notification_id, device_token, attempts, \
+         (SELECT kind FROM notifications n WHERE n.id = notification_id) AS kind, \
+         (SELECT title FROM notifications n WHERE n.id = notification_id) AS title, \
+         (SELECT body FROM notifications n WHERE n.id = notification_id) AS body, \
+         (SELECT data FROM notifications n WHERE n.id = notification_id) AS data";
+    let sql = if tx.is_postgres() {
+        format!(
+            "WITH due AS MATERIALIZED ({DUE} FOR UPDATE SKIP LOCKED) \
+             UPDATE notification_deliveries SET locked_until = $4, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM due) {RETURNING}"
+        )
+    } else {
+        format!(
+            "UPDATE notification_deliveries SET locked_until = $4, attempts = attempts + 1 \
+             WHERE id IN ({DUE}) {RETURNING}"
+        )
+    };
+    let mut rows: Vec<DeliveryRow> = on_conn!(tx, conn => sqlx::query_as::<_, DeliveryRow>(&sql)
         .bind(domain_now)
         .bind(real_now)
         .bind(limit)
+        .bind(real_now + lease_ms)
         .fetch_all(&mut *conn)
         .await?);
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut rows = Vec::with_capacity(ids.len());
-    for id in ids {
-        let row: Option<DeliveryRow> = on_conn!(tx, conn => sqlx::query_as::<_, DeliveryRow>(
-                "UPDATE notification_deliveries SET locked_until = $2, attempts = attempts + 1 WHERE id = $1 \
-                 RETURNING id, notification_id, device_token, attempts, \
-                 (SELECT kind FROM notifications n WHERE n.id = notification_id) AS kind, \
-                 (SELECT title FROM notifications n WHERE n.id = notification_id) AS title, \
-                 (SELECT body FROM notifications n WHERE n.id = notification_id) AS body, \
-                 (SELECT data FROM notifications n WHERE n.id = notification_id) AS data")
-            .bind(id)
-            .bind(real_now + lease_ms)
-            .fetch_optional(&mut *conn)
-            .await?);
-        rows.extend(row);
-    }
+    rows.sort_unstable_by_key(|r| r.id);
     Ok(rows)
 }
 
-pub async fn mark_sent(tx: &mut Tx, id: i64, now_ms: i64) -> StoreResult<()> {
-    on_conn!(tx, conn => sqlx::query(
-            "UPDATE notification_deliveries SET status = 'SENT', sent_at = $2, locked_until = NULL, last_error = NULL, \
-             updated_at = $2 WHERE id = $1")
-        .bind(id)
+/// The JSON array the set-based statements below read their rows from (`json_each` on SQLite,
+/// `jsonb_to_recordset` on PostgreSQL): one bound parameter, whatever the batch size.
+fn json_rows<T: serde::Serialize>(rows: &[T]) -> String {
+    serde_json::to_string(rows).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Marks every delivery in `ids` SENT, in one statement.
+pub async fn mark_sent(tx: &mut Tx, ids: &[i64], now_ms: i64) -> StoreResult<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let sql = if tx.is_postgres() {
+        "UPDATE notification_deliveries SET status = 'SENT', sent_at = $2, locked_until = NULL, last_error = NULL, \
+         updated_at = $2 WHERE id IN (SELECT value::bigint FROM jsonb_array_elements_text($1::jsonb))"
+    } else {
+        "UPDATE notification_deliveries SET status = 'SENT', sent_at = $2, locked_until = NULL, last_error = NULL, \
+         updated_at = $2 WHERE id IN (SELECT value FROM json_each($1))"
+    };
+    let ids = json_rows(ids);
+    Ok(on_conn!(tx, conn => sqlx::query(sql)
+        .bind(&ids)
         .bind(now_ms)
         .execute(&mut *conn)
         .await?
-        .rows_affected());
-    Ok(())
+        .rows_affected()))
 }
 
-pub async fn mark_retry(tx: &mut Tx, id: i64, due_ms: i64, error: &str, now_ms: i64) -> StoreResult<()> {
-    on_conn!(tx, conn => sqlx::query(
-            "UPDATE notification_deliveries SET next_attempt_at = $2, locked_until = NULL, last_error = $3, \
-             updated_at = $4 WHERE id = $1")
-        .bind(id)
-        .bind(due_ms)
-        .bind(error)
+/// A delivery to try again at `due` (domain time), and why the last try failed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Retry<'a> {
+    pub id: i64,
+    pub due: i64,
+    pub error: &'a str,
+}
+
+/// Puts every delivery in `retries` back in the queue at its own due time, in one statement.
+pub async fn mark_retry(tx: &mut Tx, retries: &[Retry<'_>], now_ms: i64) -> StoreResult<u64> {
+    if retries.is_empty() {
+        return Ok(0);
+    }
+    let sql = if tx.is_postgres() {
+        "UPDATE notification_deliveries d SET next_attempt_at = r.due, locked_until = NULL, last_error = r.error, \
+         updated_at = $2 FROM jsonb_to_recordset($1::jsonb) AS r(id bigint, due bigint, error text) WHERE d.id = r.id"
+    } else {
+        "UPDATE notification_deliveries SET next_attempt_at = r.due, locked_until = NULL, last_error = r.error, \
+         updated_at = $2 FROM (SELECT value ->> 'id' AS id, value ->> 'due' AS due, value ->> 'error' AS error \
+         FROM json_each($1)) AS r WHERE notification_deliveries.id = r.id"
+    };
+    let rows = json_rows(retries);
+    Ok(on_conn!(tx, conn => sqlx::query(sql)
+        .bind(&rows)
         .bind(now_ms)
         .execute(&mut *conn)
         .await?
-        .rows_affected());
-    Ok(())
+        .rows_affected()))
 }
 
-pub async fn mark_failed(tx: &mut Tx, id: i64, status: &str, error: &str, now_ms: i64) -> StoreResult<()> {
-    on_conn!(tx, conn => sqlx::query(
-            "UPDATE notification_deliveries SET status = $2, locked_until = NULL, last_error = $3, updated_at = $4 \
-             WHERE id = $1")
-        .bind(id)
+/// A delivery that ends without being sent, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Failure<'a> {
+    pub id: i64,
+    pub error: &'a str,
+}
+
+/// Ends every delivery in `failures` with `status` (FAILED or DROPPED), in one statement.
+pub async fn mark_failed(tx: &mut Tx, failures: &[Failure<'_>], status: &str, now_ms: i64) -> StoreResult<u64> {
+    if failures.is_empty() {
+        return Ok(0);
+    }
+    let sql = if tx.is_postgres() {
+        "UPDATE notification_deliveries d SET status = $2, locked_until = NULL, last_error = f.error, updated_at = $3 \
+         FROM jsonb_to_recordset($1::jsonb) AS f(id bigint, error text) WHERE d.id = f.id"
+    } else {
+        "UPDATE notification_deliveries SET status = $2, locked_until = NULL, last_error = f.error, updated_at = $3 \
+         FROM (SELECT value ->> 'id' AS id, value ->> 'error' AS error FROM json_each($1)) AS f \
+         WHERE notification_deliveries.id = f.id"
+    };
+    let rows = json_rows(failures);
+    Ok(on_conn!(tx, conn => sqlx::query(sql)
+        .bind(&rows)
         .bind(status)
-        .bind(error)
         .bind(now_ms)
         .execute(&mut *conn)
         .await?
-        .rows_affected());
-    Ok(())
+        .rows_affected()))
 }
 
 /// A dead token: forget the device and drop every delivery still waiting for it.
