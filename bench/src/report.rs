@@ -17,6 +17,16 @@ impl Default for Latencies {
     }
 }
 
+impl FromIterator<Duration> for Latencies {
+    fn from_iter<I: IntoIterator<Item = Duration>>(durations: I) -> Latencies {
+        let mut lat = Latencies::default();
+        for d in durations {
+            lat.record(d);
+        }
+        lat
+    }
+}
+
 impl Latencies {
     pub fn record(&mut self, d: Duration) {
         let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1);

@@ -371,10 +371,7 @@ pub async fn confirm(backend: Backend, options: &Options, n: usize) -> Vec<Row> 
         let elapsed = start.elapsed();
         let memory = watch.finish();
         let times = ServerTimes::read(&http, &s.base, CONFIRM_ROUTE).await.since(&before);
-        let mut lat = Latencies::default();
-        for (_, d) in &results {
-            lat.record(*d);
-        }
+        let lat: Latencies = results.iter().map(|(_, d)| *d).collect();
         let errors = results.iter().filter(|(ok, _)| !ok).count() as u64;
         s.credit_all().await;
         let credited = s.count("payment_orders WHERE status = 'CREDITED'").await;
@@ -439,10 +436,7 @@ pub async fn push_drain(backend: Backend, options: &Options, n: usize) -> Row {
     let batches = s.drain_push().await;
     let elapsed = start.elapsed();
     let memory = watch.finish();
-    let mut lat = Latencies::default();
-    for b in &batches {
-        lat.record(*b);
-    }
+    let lat: Latencies = batches.iter().copied().collect();
     let delivered = fcm.delivered().len();
     let sent = s.count("notification_deliveries WHERE status = 'SENT'").await;
     let exact = delivered == n && fcm.send_attempts() == n && sent == n as i64;
@@ -465,10 +459,7 @@ pub async fn push_retries(backend: Backend, options: &Options, n: usize) -> Row 
     let batches = s.drain_push().await;
     let elapsed = start.elapsed();
     let memory = watch.finish();
-    let mut lat = Latencies::default();
-    for b in &batches {
-        lat.record(*b);
-    }
+    let lat: Latencies = batches.iter().copied().collect();
     let delivered = fcm.delivered().len();
     let placement = s.placement();
     s.stop().await;
@@ -614,10 +605,7 @@ pub async fn ledger(backend: Backend, n: usize) -> Vec<Row> {
             .collect()
             .await;
         let elapsed = start.elapsed();
-        let mut lat = Latencies::default();
-        for (_, d) in &results {
-            lat.record(*d);
-        }
+        let lat: Latencies = results.iter().map(|(_, d)| *d).collect();
         let errors = results.iter().filter(|(ok, _)| !ok).count() as u64;
         let ok = errors == 0 && ledger_ok(&db).await;
         rows.push(Row::new(name, db_name(backend), n as u64, errors, elapsed, &lat).checked(ok, "invariants hold"));

@@ -87,7 +87,7 @@ impl Target {
         if let Some(base) = &settings.fcm {
             config.fcm.base_url = Some(base.clone());
             config.fcm.token_url = Some(format!("{base}/token"));
-            config.fcm.credentials = Some(write_service_account(&database));
+            config.fcm.credentials = Some(nene_tests::write_fcm_service_account(&database));
         }
         nene_server::integrations::install_crypto_provider();
         let http = reqwest::Client::builder().pool_max_idle_per_host(8_192).build().expect("client");
@@ -256,20 +256,6 @@ fn status_kb(path: &str, field: &str) -> Option<u64> {
 
 fn parse_micros(line: &str) -> Vec<Duration> {
     line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).map(Duration::from_micros).collect()
-}
-
-/// Writes the FCM sandbox's service account where the server can read it.
-fn write_service_account(db: &TestDatabase) -> std::path::PathBuf {
-    let account = nene_server::sandbox::fcm::FcmSandbox::test_account();
-    let json = serde_json::json!({
-        "type": "service_account",
-        "project_id": account.project_id,
-        "client_email": account.client_email,
-        "private_key": account.private_key,
-    });
-    let path = db.dir.path().join("fcm-service-account.json");
-    std::fs::write(&path, json.to_string()).expect("write service account");
-    path
 }
 
 impl ChildServer {

@@ -506,8 +506,8 @@ impl WithPush {
     }
 }
 
-/// Points `config` at an FCM sandbox listening on `addr`, with the sandbox's service account written to a file.
-pub fn push_to(config: &mut Config, addr: std::net::SocketAddr, db: &TestDatabase) {
+/// Writes the FCM sandbox's service account into the database's folder, where a server can read it; answers its path.
+pub fn write_fcm_service_account(db: &TestDatabase) -> std::path::PathBuf {
     let account = nene_server::sandbox::fcm::FcmSandbox::test_account();
     let json = serde_json::json!({
         "type": "service_account",
@@ -517,6 +517,12 @@ pub fn push_to(config: &mut Config, addr: std::net::SocketAddr, db: &TestDatabas
     });
     let path = db.dir.path().join("fcm-service-account.json");
     std::fs::write(&path, json.to_string()).expect("write service account");
+    path
+}
+
+/// Points `config` at an FCM sandbox listening on `addr`, with the sandbox's service account written to a file.
+pub fn push_to(config: &mut Config, addr: std::net::SocketAddr, db: &TestDatabase) {
+    let path = write_fcm_service_account(db);
     config.fcm.base_url = Some(format!("http://{addr}"));
     config.fcm.token_url = Some(format!("http://{addr}/token"));
     config.fcm.credentials = Some(path);
