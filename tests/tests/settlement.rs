@@ -19,7 +19,9 @@ on_both_databases!(
     when_nobody_succeeds_the_reserve_takes_the_pool,
     set_based_payment_writes_the_rows_one_by_one_payment_writes,
     a_chunk_whose_keys_were_already_used_pays_each_participant_once,
-    many_challenges_settle_together_and_one_failing_stops_only_itself
+    many_challenges_settle_together_and_one_failing_stops_only_itself,
+    a_failing_challenge_makes_a_whole_batch_give_way_to_one_at_a_time,
+    a_due_batch_settled_together_writes_what_one_at_a_time_writes
 );
 
 /// Adds an accepted proof for `user` on `day` straight into the database (the proof API has its own tests).
@@ -283,7 +285,7 @@ async fn set_based_payment_writes_the_rows_one_by_one_payment_writes(backend: Ba
     let s = TestServer::start_with(backend, |c| c.run_workers = false).await;
     let db = &s.state.db;
     let mut groups = Vec::new();
-    for g in ["a", "b"] {
+    for g in ["a", "b", "c"] {
         let mut people = Vec::new();
         for i in 0..7 {
             people.push(two_lot_user(&s, &format!("{g}{i}")).await);
@@ -307,9 +309,10 @@ async fn set_based_payment_writes_the_rows_one_by_one_payment_writes(backend: Ba
     let proved = [0usize, 2, 5];
     let (a, start) = one_day_challenge(&s, "Same", &groups[0]).await;
     let (b, _) = one_day_challenge(&s, "Same", &groups[1]).await;
+    let (c, _) = one_day_challenge(&s, "Same", &groups[2]).await;
     move_clock_to(&s, start);
-    assert_eq!(scheduler::step(&s.state).await.unwrap(), 2);
-    for (id, people) in [(a, &groups[0]), (b, &groups[1])] {
+    assert_eq!(scheduler::step(&s.state).await.unwrap(), 3);
+    for (id, people) in [(a, &groups[0]), (b, &groups[1]), (c, &groups[2])] {
         for i in proved {
             prove(&s, id, people[i], start).await;
         }
@@ -318,13 +321,22 @@ async fn set_based_payment_writes_the_rows_one_by_one_payment_writes(backend: Ba
 
     let one_by_one = settle::settle_with(&s.state, a, 100, None, settle::Method::OneByOne).await.unwrap();
     let set_based = settle::settle_with(&s.state, b, 3, None, settle::Method::SetBased).await.unwrap();
-    assert_eq!((one_by_one, set_based), (settle::Progress::Finished, settle::Progress::Finished));
+    // Whole and together with the rest of its batch (here alone): the batch path.
+    let together_before = settled_together(&s).await;
+    let whole = settle::settle_many(&s.state, &[c], 100).await.pop().unwrap().unwrap();
+    assert_eq!(
+        (one_by_one, set_based, whole),
+        (settle::Progress::Finished, settle::Progress::Finished, settle::Progress::Finished)
+    );
+    assert!(settled_together(&s).await > together_before, "the batch path settled it");
 
     let reference = settlement_rows(&s, a, &groups[0]).await;
     let batched = settlement_rows(&s, b, &groups[1]).await;
+    let together = settlement_rows(&s, c, &groups[2]).await;
     assert!(reference.iter().any(|r| r.contains("PAYOUT 13334")), "{reference:#?}");
     assert!(reference.iter().any(|r| r.contains("2 deliveries")), "{reference:#?}");
     assert_eq!(batched, reference);
+    assert_eq!(together, reference);
     assert_eq!(wallet_of(db, groups[1][0]).await, (27_334, 14_000), "stake back as cash, the prize as a reward");
     assert_ledger_ok(db).await;
 }
@@ -392,6 +404,16 @@ async fn a_chunk_whose_keys_were_already_used_pays_each_participant_once(backend
 /// notifications numbered without a gap, an ENDED one left alone, a held one reported busy, and one whose escrow
 /// does not add up rolled back alone (its run records the error) while the others finish.
 async fn many_challenges_settle_together_and_one_failing_stops_only_itself(backend: Backend) {
+    many_challenges_with_one_failing(backend, 3).await;
+}
+
+/// As above with a budget that holds the whole batch: the batch path finds the bad escrow and gives way, and the
+/// challenges are settled one at a time with the same results.
+async fn a_failing_challenge_makes_a_whole_batch_give_way_to_one_at_a_time(backend: Backend) {
+    many_challenges_with_one_failing(backend, 100).await;
+}
+
+async fn many_challenges_with_one_failing(backend: Backend, chunk: usize) {
     let s = TestServer::start_with(backend, |c| c.run_workers = false).await;
     let db = &s.state.db;
     let mut people = Vec::new();
@@ -447,7 +469,7 @@ async fn many_challenges_settle_together_and_one_failing_stops_only_itself(backe
     let entries_before = s.count("ledger_entries").await;
 
     let all: Vec<uuid::Uuid> = ids.iter().map(|(id, _)| *id).collect();
-    let results = settle::settle_many(&s.state, &all, 3).await;
+    let results = settle::settle_many(&s.state, &all, chunk).await;
     assert_eq!(results[0].as_ref().unwrap(), &settle::Progress::Finished);
     assert_eq!(results[1].as_ref().unwrap(), &settle::Progress::Busy);
     assert!(results[2].is_err(), "the escrow does not add up");
@@ -490,11 +512,100 @@ async fn many_challenges_settle_together_and_one_failing_stops_only_itself(backe
         assert_eq!(seqs, expected);
     }
     drop(tx);
-    let results = settle::settle_many(&s.state, &all, 3).await;
+    let results = settle::settle_many(&s.state, &all, chunk).await;
     assert!(results[0].is_ok() && results[3].is_ok() && results[4].is_ok());
     let settled: i64 = s.count("participations WHERE settled_at IS NOT NULL").await;
     assert_eq!(settled, 4 * 3 + failed_paid, "challenges 0, 3 and 4, four people each, and challenge 2's first chunks");
     let told: i64 = s.count("notifications WHERE kind = 'SETTLEMENT_RESULT'").await;
     assert_eq!(told, settled);
+    assert_ledger_ok(db).await;
+}
+
+/// How many challenges the batch path has finished in this process (the server's own counter).
+async fn settled_together(s: &TestServer) -> u64 {
+    let text = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .find(|l| l.starts_with("settlement_challenges_total{") && l.contains("path=\"together\""))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+/// Five challenges over the same people (each person in several), due together: settled as one batch, they leave
+/// the rows that settling the same five one at a time through the general ledger API leaves, challenge for
+/// challenge and person for person, and a second run moves nothing.
+async fn a_due_batch_settled_together_writes_what_one_at_a_time_writes(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| c.run_workers = false).await;
+    let db = &s.state.db;
+    let mut sides = Vec::new();
+    for side in ["x", "y"] {
+        let mut people = Vec::new();
+        for i in 0..6 {
+            let u = two_lot_user(&s, &format!("{side}{i}")).await;
+            credit_charge(db, u, 40_000, &format!("more-{}", u.as_uuid().simple())).await;
+            people.push(u);
+        }
+        sides.push(people);
+    }
+    let mut challenges: Vec<Vec<(uuid::Uuid, Vec<UserId>)>> = vec![Vec::new(), Vec::new()];
+    let mut start = None;
+    for c in 0..5 {
+        for (side, people) in sides.iter().enumerate() {
+            let members: Vec<UserId> = (0..4).map(|k| people[(c + k) % people.len()]).collect();
+            let (id, day) = one_day_challenge(&s, &format!("Batch {c}"), &members).await;
+            start = Some(day);
+            challenges[side].push((id, members));
+        }
+    }
+    let start = start.unwrap();
+    move_clock_to(&s, start);
+    assert_eq!(scheduler::step(&s.state).await.unwrap(), 10);
+    for side in &challenges {
+        for (c, (id, members)) in side.iter().enumerate() {
+            for (k, u) in members.iter().enumerate() {
+                if (k + c) % 3 != 1 {
+                    prove(&s, *id, *u, start).await;
+                }
+            }
+        }
+    }
+    move_clock_to(&s, start + chrono::Duration::days(1));
+
+    for (id, _) in &challenges[0] {
+        let done = settle::settle_with(&s.state, *id, 100, None, settle::Method::OneByOne).await.unwrap();
+        assert_eq!(done, settle::Progress::Finished);
+    }
+    let together_before = settled_together(&s).await;
+    let batch: Vec<uuid::Uuid> = challenges[1].iter().map(|(id, _)| *id).collect();
+    let results = settle::settle_many(&s.state, &batch, 100).await;
+    assert!(results.iter().all(|r| matches!(r, Ok(settle::Progress::Finished))), "{results:?}");
+    assert!(settled_together(&s).await >= together_before + 5, "all five went the batch path");
+
+    // Row for row, with each side's challenge ids replaced by their place. The start notices are left out: the
+    // scheduler starts a batch in id order, which differs between the sides.
+    let mut rows = Vec::new();
+    for side in &challenges {
+        let mut all = Vec::new();
+        for (id, members) in side {
+            let mut these = settlement_rows(&s, *id, members).await;
+            these.retain(|line| !line.contains("CHALLENGE_STARTING"));
+            for line in &mut these {
+                for (c, (other, _)) in side.iter().enumerate() {
+                    *line = line.replace(&other.to_string(), &format!("<challenge {c}>"));
+                }
+            }
+            all.extend(these);
+        }
+        rows.push(all);
+    }
+    assert!(rows[0].iter().any(|r| r.contains("PAYOUT")), "{:#?}", rows[0]);
+    assert_eq!(rows[1], rows[0]);
+
+    let entries = s.count("ledger_entries").await;
+    let again = settle::settle_many(&s.state, &batch, 100).await;
+    assert!(again.iter().all(|r| matches!(r, Ok(settle::Progress::Finished))), "{again:?}");
+    assert_eq!(s.count("ledger_entries").await, entries, "a second run moves nothing");
+    let leases: i64 = s.count("leases").await;
+    assert_eq!(leases, 0, "every lease released");
     assert_ledger_ok(db).await;
 }

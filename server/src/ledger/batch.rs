@@ -1,7 +1,8 @@
-//! Many stake returns and prize credits out of one account, written with one statement per kind of row.
+//! Many stake returns and prize credits, and many transfers between platform accounts, written with one statement
+//! per kind of row.
 //!
 //! Settling a challenge gives every winner their stake back (a reversal restoring the very lots the stake took) and
-//! a prize share (a REWARD lot). Through the general API that is about a dozen statements per winner; here the same
+//! a prize share (a REWARD lot), then sends the rest of the escrow to the reserve. Through the general API that is about a dozen statements per winner; here the same
 //! rows are worked out in memory under the accounts' locks and written together: transfers, entries (numbered per
 //! account and with running balances exactly as one-by-one posting would number them), each account's balance once,
 //! the restored lots, the new reward lots and every lot move. The rows are the ones [`super::reverse_spend`] and
@@ -21,9 +22,13 @@ use super::{AccountId, LedgerError, LedgerResult};
 use crate::store::Tx;
 use crate::store::ledger::{self as sql, BalanceChange, NewEntry, NewLot, TransferRow};
 
-/// One winner: the stake (a wallet spend into the batch's account) to give back, and a prize on top.
+/// One winner: the stake (a wallet spend into `from`) to give back, and a prize from `from` on top.
 #[derive(Clone, Debug)]
 pub struct StakeReturn {
+    /// The account holding the stake (the challenge's escrow), which also pays the prize.
+    pub from: AccountId,
+    /// The transfers' reference (the challenge).
+    pub reference: String,
     /// The reversal's transfer key.
     pub key: String,
     /// The key of the stake transfer to reverse.
@@ -41,18 +46,16 @@ pub enum BatchOutcome {
     /// Every return and prize was written.
     Applied,
     /// Nothing was written: some key already exists, a stake was already reversed, or a stake did not go into
-    /// `from`. The general API must handle these one by one.
+    /// its `from`. The general API must handle these one by one.
     NeedsOneByOne,
 }
 
 /// For each entry of `returns`, in order: reverses its stake (kind STAKE_REFUND, the stake's lots restored) and,
-/// when the prize is positive, credits the prize as a REWARD lot (kind PAYOUT) from `from`. Same rows as
+/// when the prize is positive, credits the prize as a REWARD lot (kind PAYOUT) from its `from`. Same rows as
 /// `reverse_spend` followed by `credit_lot` for each, or nothing at all (see [`BatchOutcome`]).
 pub async fn return_stakes_with_prizes(
     tx: &mut Tx,
-    from: &AccountId,
     returns: &[StakeReturn],
-    reference: &str,
     now_ms: i64,
 ) -> LedgerResult<BatchOutcome> {
     if returns.is_empty() {
@@ -72,7 +75,7 @@ pub async fn return_stakes_with_prizes(
         if !stake.from_account.starts_with("wallet:") || stake.reverses.is_some() {
             return Err(LedgerError::NotReversible(r.stake_key.clone()));
         }
-        if stake.to_account != from.as_str() {
+        if stake.to_account != r.from.as_str() {
             return Ok(BatchOutcome::NeedsOneByOne);
         }
         originals.push(stake);
@@ -81,31 +84,14 @@ pub async fn return_stakes_with_prizes(
     // Lock every account (ascending id order), then look at the keys: as in the general API, a concurrent attempt
     // either committed before the lock (and is seen) or waits behind it.
     let mut ids: BTreeSet<String> = BTreeSet::new();
-    ids.insert(from.as_str().to_owned());
     for (r, stake) in returns.iter().zip(&originals) {
+        ids.insert(r.from.as_str().to_owned());
         ids.insert(stake.from_account.clone());
         if r.prize > 0 {
             ids.insert(AccountId::wallet(r.user).as_str().to_owned());
         }
     }
-    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let locked = sql::lock_accounts(tx, &id_refs).await?;
-    let mut accounts: HashMap<String, Running> = locked
-        .into_iter()
-        .map(|a| {
-            let running = Running {
-                wallet: a.kind == "WALLET",
-                balance_before: a.balance,
-                count_before: a.entry_count,
-                balance: a.balance,
-                count: a.entry_count,
-            };
-            (a.id, running)
-        })
-        .collect();
-    if let Some(missing) = ids.iter().find(|id| !accounts.contains_key(*id)) {
-        return Err(LedgerError::NoAccount(missing.clone()));
-    }
+    let mut accounts = lock(tx, &ids).await?;
 
     let mut new_keys = Vec::with_capacity(returns.len() * 2);
     for r in returns {
@@ -132,6 +118,7 @@ pub async fn return_stakes_with_prizes(
     for (r, stake) in returns.iter().zip(&originals) {
         let wallet = stake.from_account.clone();
         let id = Uuid::now_v7();
+        let from = &r.from;
         transfers.push(TransferRow {
             id,
             key: r.key.clone(),
@@ -139,7 +126,7 @@ pub async fn return_stakes_with_prizes(
             from_account: from.as_str().to_owned(),
             to_account: wallet.clone(),
             amount: stake.amount,
-            reference: reference.to_owned(),
+            reference: r.reference.clone(),
             reverses: Some(stake.id),
             created_at: now_ms,
         });
@@ -163,7 +150,7 @@ pub async fn return_stakes_with_prizes(
                 from_account: from.as_str().to_owned(),
                 to_account: to.as_str().to_owned(),
                 amount: r.prize,
-                reference: reference.to_owned(),
+                reference: r.reference.clone(),
                 reverses: None,
                 created_at: now_ms,
             });
@@ -174,23 +161,7 @@ pub async fn return_stakes_with_prizes(
     }
 
     // Write them: one statement per kind of row (more only past the engines' parameter limits).
-    sql::insert_transfers(tx, &transfers).await?;
-    sql::insert_entries(tx, &entries).await?;
-    let changes: Vec<BalanceChange> = accounts
-        .iter()
-        .filter(|(_, a)| a.count != a.count_before)
-        .map(|(id, a)| BalanceChange {
-            account_id: id.clone(),
-            balance_before: a.balance_before,
-            count_before: a.count_before,
-            balance_after: a.balance,
-            count_after: a.count,
-        })
-        .collect();
-    if sql::set_balances(tx, &changes).await? != changes.len() as u64 {
-        // The accounts are locked, so this means a row changed under the lock: refuse rather than guess.
-        return Err(LedgerError::ChangedUnderLock(from.to_string()));
-    }
+    write_postings(tx, &transfers, &entries, &accounts).await?;
     let restored: Vec<(i64, i64)> = restored.into_iter().collect();
     if sql::move_lots(tx, &restored).await? != restored.len() as u64 {
         return Err(LedgerError::NotReversible(returns[0].stake_key.clone()));
@@ -212,13 +183,122 @@ pub async fn return_stakes_with_prizes(
         rows.push(match m {
             Move::Existing { transfer, lot, delta } => (transfer, lot, delta),
             Move::NewLot { transfer, amount } => {
-                let lot = lot_ids.get(&transfer).ok_or_else(|| LedgerError::ChangedUnderLock(from.to_string()))?;
+                let lot = lot_ids.get(&transfer).ok_or_else(|| LedgerError::ChangedUnderLock(transfer.to_string()))?;
                 (transfer, *lot, amount)
             }
         });
     }
     sql::record_lot_moves(tx, &rows).await?;
     Ok(BatchOutcome::Applied)
+}
+
+/// One movement between platform accounts (escrow → reserve, …), as [`super::transfer_between_system`] makes it.
+#[derive(Clone, Debug)]
+pub struct SystemTransfer {
+    pub key: String,
+    pub kind: TransferKind,
+    pub from: AccountId,
+    pub to: AccountId,
+    pub amount: i64,
+    pub reference: String,
+}
+
+/// Applies every transfer, in order, with the rows `transfer_between_system` would write for each; or nothing at
+/// all when a key already exists ([`BatchOutcome::NeedsOneByOne`]: the general API replays or refuses it).
+pub async fn transfers_between_system(
+    tx: &mut Tx,
+    items: &[SystemTransfer],
+    now_ms: i64,
+) -> LedgerResult<BatchOutcome> {
+    if items.is_empty() {
+        return Ok(BatchOutcome::Applied);
+    }
+    let mut ids: BTreeSet<String> = BTreeSet::new();
+    for t in items {
+        if t.amount <= 0 {
+            return Err(LedgerError::InvalidAmount);
+        }
+        if t.from.is_wallet() || t.to.is_wallet() {
+            return Err(LedgerError::NotReversible(t.key.clone()));
+        }
+        ids.insert(t.from.as_str().to_owned());
+        ids.insert(t.to.as_str().to_owned());
+    }
+    let mut accounts = lock(tx, &ids).await?;
+    let keys: Vec<String> = items.iter().map(|t| t.key.clone()).collect();
+    if !sql::transfers_taken(tx, &keys, &[]).await?.is_empty() {
+        return Ok(BatchOutcome::NeedsOneByOne);
+    }
+    let mut transfers = Vec::with_capacity(items.len());
+    let mut entries = Vec::with_capacity(items.len() * 2);
+    for t in items {
+        let id = Uuid::now_v7();
+        transfers.push(TransferRow {
+            id,
+            key: t.key.clone(),
+            kind: t.kind.as_str().to_owned(),
+            from_account: t.from.as_str().to_owned(),
+            to_account: t.to.as_str().to_owned(),
+            amount: t.amount,
+            reference: t.reference.clone(),
+            reverses: None,
+            created_at: now_ms,
+        });
+        post(&mut accounts, &mut entries, t.from.as_str(), t.to.as_str(), t.amount, id, now_ms)?;
+    }
+    write_postings(tx, &transfers, &entries, &accounts).await?;
+    Ok(BatchOutcome::Applied)
+}
+
+/// Locks the accounts (ascending id order, as every transfer locks) and returns their state; every one must exist.
+async fn lock(tx: &mut Tx, ids: &BTreeSet<String>) -> LedgerResult<HashMap<String, Running>> {
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let locked = sql::lock_accounts(tx, &id_refs).await?;
+    let accounts: HashMap<String, Running> = locked
+        .into_iter()
+        .map(|a| {
+            let running = Running {
+                wallet: a.kind == "WALLET",
+                balance_before: a.balance,
+                count_before: a.entry_count,
+                balance: a.balance,
+                count: a.entry_count,
+            };
+            (a.id, running)
+        })
+        .collect();
+    if let Some(missing) = ids.iter().find(|id| !accounts.contains_key(*id)) {
+        return Err(LedgerError::NoAccount(missing.clone()));
+    }
+    Ok(accounts)
+}
+
+/// Writes the transfers, their entries and each changed account's balance once.
+async fn write_postings(
+    tx: &mut Tx,
+    transfers: &[TransferRow],
+    entries: &[NewEntry],
+    accounts: &HashMap<String, Running>,
+) -> LedgerResult<()> {
+    sql::insert_transfers(tx, transfers).await?;
+    sql::insert_entries(tx, entries).await?;
+    let changes: Vec<BalanceChange> = accounts
+        .iter()
+        .filter(|(_, a)| a.count != a.count_before)
+        .map(|(id, a)| BalanceChange {
+            account_id: id.clone(),
+            balance_before: a.balance_before,
+            count_before: a.count_before,
+            balance_after: a.balance,
+            count_after: a.count,
+        })
+        .collect();
+    if sql::set_balances(tx, &changes).await? != changes.len() as u64 {
+        // The accounts are locked, so this means a row changed under the lock: refuse rather than guess.
+        let first = changes.first().map(|c| c.account_id.clone()).unwrap_or_default();
+        return Err(LedgerError::ChangedUnderLock(first));
+    }
+    Ok(())
 }
 
 /// An account's state while a batch is worked out.

@@ -373,6 +373,7 @@ pub async fn mark_settled(tx: &mut Tx, participation: Uuid, now_ms: i64) -> Stor
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct PendingRow {
     pub id: Uuid,
+    pub challenge_id: Uuid,
     pub user_id: Uuid,
     pub stake: i64,
     pub outcome: Option<String>,
@@ -383,7 +384,7 @@ pub struct PendingRow {
 /// so each settlement chunk reads only the rows it pays.
 pub async fn pending(tx: &mut Tx, challenge: Uuid, limit: i64) -> StoreResult<Vec<PendingRow>> {
     Ok(on_conn!(tx, conn => sqlx::query_as::<_, PendingRow>(
-            "SELECT id, user_id, stake, outcome, prize FROM participations \
+            "SELECT id, challenge_id, user_id, stake, outcome, prize FROM participations \
              WHERE challenge_id = $1 AND left_at IS NULL AND settled_at IS NULL ORDER BY joined_at, id LIMIT $2")
         .bind(challenge)
         .bind(limit)
@@ -659,4 +660,238 @@ pub async fn release_lease(tx: &mut Tx, name: &str, holder: &str) -> StoreResult
         .await?
         .rows_affected());
     Ok(())
+}
+
+// ---- many challenges at once (settlement of a due batch) -------------------------------------------------------
+
+/// Per challenge among `ids` that has active participants: (challenge, not yet settled, with an outcome).
+pub async fn settlement_counts(tx: &mut Tx, ids: &[Uuid]) -> StoreResult<Vec<(Uuid, i64, i64)>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for part in ids.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "SELECT challenge_id, CAST(SUM(CASE WHEN settled_at IS NULL THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN outcome IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) \
+             FROM participations WHERE left_at IS NULL AND challenge_id IN ({}) GROUP BY challenge_id",
+            param_list(tx.is_postgres(), part.len(), 1)
+        );
+        let rows: Vec<(Uuid, i64, i64)> = on_conn!(tx, conn => {
+            let mut q = sqlx::query_as(&sql);
+            for id in part {
+                q = q.bind(*id);
+            }
+            q.fetch_all(&mut *conn).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// [`acquire_lease`] for many names in one statement; returns the names now held by `holder`.
+pub async fn acquire_leases(
+    tx: &mut Tx,
+    names: &[String],
+    holder: &str,
+    now_ms: i64,
+    expires_at: i64,
+) -> StoreResult<Vec<String>> {
+    let pg = tx.is_postgres();
+    let mut out = Vec::with_capacity(names.len());
+    for part in names.chunks(rows_per_statement(3)) {
+        // The `now` parameter comes after the rows, so SQLite's anonymous parameters bind in order.
+        let sql = format!(
+            "INSERT INTO leases (name, holder, expires_at) VALUES {} \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE leases.holder = excluded.holder OR leases.expires_at < {} RETURNING name",
+            value_rows(pg, part.len(), 3, 1),
+            param(pg, part.len() * 3 + 1)
+        );
+        let held: Vec<String> = on_conn!(tx, conn => {
+            let mut q = sqlx::query_scalar(&sql);
+            for name in part {
+                q = q.bind(name).bind(holder).bind(expires_at);
+            }
+            q.bind(now_ms).fetch_all(&mut *conn).await?
+        });
+        out.extend(held);
+    }
+    Ok(out)
+}
+
+/// Releases many of `holder`'s leases in one statement.
+pub async fn release_leases(tx: &mut Tx, names: &[String], holder: &str) -> StoreResult<()> {
+    let pg = tx.is_postgres();
+    for part in names.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "DELETE FROM leases WHERE holder = {} AND name IN ({})",
+            param(pg, 1),
+            param_list(pg, part.len(), 2)
+        );
+        on_conn!(tx, conn => {
+            let mut q = sqlx::query(&sql).bind(holder);
+            for name in part {
+                q = q.bind(name);
+            }
+            q.execute(&mut *conn).await?.rows_affected()
+        });
+    }
+    Ok(())
+}
+
+/// [`start_run`] for many challenges; returns (challenge, run id).
+pub async fn start_runs(tx: &mut Tx, challenges: &[Uuid], now_ms: i64) -> StoreResult<Vec<(Uuid, i64)>> {
+    let pg = tx.is_postgres();
+    let mut out = Vec::with_capacity(challenges.len());
+    for part in challenges.chunks(rows_per_statement(2)) {
+        let sql = format!(
+            "INSERT INTO settlement_runs (challenge_id, started_at) VALUES {} RETURNING challenge_id, id",
+            value_rows(pg, part.len(), 2, 1)
+        );
+        let rows: Vec<(Uuid, i64)> = on_conn!(tx, conn => {
+            let mut q = sqlx::query_as(&sql);
+            for id in part {
+                q = q.bind(*id).bind(now_ms);
+            }
+            q.fetch_all(&mut *conn).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Closes many runs: (run, participants settled by it, winners), with no error.
+pub async fn finish_runs(tx: &mut Tx, runs: &[(i64, i64, Option<i64>)], now_ms: i64) -> StoreResult<()> {
+    let pg = tx.is_postgres();
+    for part in runs.chunks(rows_per_statement(3)) {
+        let sql = format!(
+            "WITH v (id, settled, winners) AS (VALUES {}) UPDATE settlement_runs SET \
+             settled = settlement_runs.settled + v.settled, winners = v.winners, error = NULL, finished_at = {} \
+             FROM v WHERE settlement_runs.id = v.id",
+            value_rows(pg, part.len(), 3, 1),
+            param(pg, part.len() * 3 + 1)
+        );
+        on_conn!(tx, conn => {
+            let mut q = sqlx::query(&sql);
+            for (run, settled, winners) in part {
+                q = q.bind(*run).bind(*settled).bind(*winners);
+            }
+            q.bind(now_ms).execute(&mut *conn).await?.rows_affected()
+        });
+    }
+    Ok(())
+}
+
+/// Locks (PostgreSQL: in ascending id order, as [`lock`] would one by one) and reads many challenges.
+pub async fn lock_many(tx: &mut Tx, ids: &[Uuid]) -> StoreResult<Vec<ChallengeRow>> {
+    let pg = tx.is_postgres();
+    let lock = if pg { " FOR UPDATE OF c" } else { "" };
+    let mut out = Vec::with_capacity(ids.len());
+    for part in ids.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "SELECT {CHALLENGE_COLUMNS} FROM challenges c JOIN users u ON u.id = c.creator_id \
+             WHERE c.id IN ({}) ORDER BY c.id{lock}",
+            param_list(pg, part.len(), 1)
+        );
+        let rows: Vec<ChallengeRow> = on_conn!(tx, conn => {
+            let mut q = sqlx::query_as::<_, ChallengeRow>(&sql);
+            for id in part {
+                q = q.bind(*id);
+            }
+            q.fetch_all(&mut *conn).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// [`participants`] of many challenges, grouped by challenge, each in join order.
+pub async fn participants_of_many(tx: &mut Tx, ids: &[Uuid]) -> StoreResult<Vec<ParticipationRow>> {
+    let pg = tx.is_postgres();
+    let mut out = Vec::new();
+    for part in ids.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "SELECT {PARTICIPATION_COLUMNS} FROM participations p JOIN users u ON u.id = p.user_id \
+             WHERE p.challenge_id IN ({}) AND p.left_at IS NULL ORDER BY p.challenge_id, p.joined_at, p.id",
+            param_list(pg, part.len(), 1)
+        );
+        let rows: Vec<ParticipationRow> = on_conn!(tx, conn => {
+            let mut q = sqlx::query_as::<_, ParticipationRow>(&sql);
+            for id in part {
+                q = q.bind(*id);
+            }
+            q.fetch_all(&mut *conn).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// [`pending`] of many challenges, without a limit, grouped by challenge, each in join order.
+pub async fn pending_of_many(tx: &mut Tx, ids: &[Uuid]) -> StoreResult<Vec<PendingRow>> {
+    let pg = tx.is_postgres();
+    let mut out = Vec::new();
+    for part in ids.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "SELECT id, challenge_id, user_id, stake, outcome, prize FROM participations \
+             WHERE challenge_id IN ({}) AND left_at IS NULL AND settled_at IS NULL \
+             ORDER BY challenge_id, joined_at, id",
+            param_list(pg, part.len(), 1)
+        );
+        let rows: Vec<PendingRow> = on_conn!(tx, conn => {
+            let mut q = sqlx::query_as::<_, PendingRow>(&sql);
+            for id in part {
+                q = q.bind(*id);
+            }
+            q.fetch_all(&mut *conn).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// [`settlement_totals`] of many challenges: (challenge, participants, winners, failed stakes, prizes).
+pub async fn settlement_totals_of_many(tx: &mut Tx, ids: &[Uuid]) -> StoreResult<Vec<(Uuid, i64, i64, i64, i64)>> {
+    let pg = tx.is_postgres();
+    let mut out = Vec::with_capacity(ids.len());
+    for part in ids.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "SELECT challenge_id, COUNT(*), \
+             CAST(SUM(CASE WHEN outcome = 'SUCCESS' THEN 1 ELSE 0 END) AS BIGINT), \
+             CAST(SUM(CASE WHEN outcome = 'FAIL' THEN stake ELSE 0 END) AS BIGINT), \
+             CAST(SUM(COALESCE(prize, 0)) AS BIGINT) \
+             FROM participations WHERE left_at IS NULL AND challenge_id IN ({}) GROUP BY challenge_id",
+            param_list(pg, part.len(), 1)
+        );
+        let rows: Vec<(Uuid, i64, i64, i64, i64)> = on_conn!(tx, conn => {
+            let mut q = sqlx::query_as(&sql);
+            for id in part {
+                q = q.bind(*id);
+            }
+            q.fetch_all(&mut *conn).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Ends many IN_PROGRESS challenges, as [`transition`] would one by one; returns how many it ended.
+pub async fn end_many(tx: &mut Tx, ids: &[Uuid], now_ms: i64) -> StoreResult<u64> {
+    let pg = tx.is_postgres();
+    let mut n = 0;
+    for part in ids.chunks(rows_per_statement(1)) {
+        let sql = format!(
+            "UPDATE challenges SET status = 'ENDED', version = version + 1, updated_at = {}, settled_at = {} \
+             WHERE status = 'IN_PROGRESS' AND id IN ({})",
+            param(pg, 1),
+            param(pg, 2),
+            param_list(pg, part.len(), 3)
+        );
+        n += on_conn!(tx, conn => {
+            let mut q = sqlx::query(&sql).bind(now_ms).bind(now_ms);
+            for id in part {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *conn).await?.rows_affected()
+        });
+    }
+    Ok(n)
 }

@@ -35,8 +35,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::ledger::batch::{BatchOutcome, StakeReturn};
 use crate::ledger::{self, AccountId};
 use crate::notify;
-use crate::store::challenges::{ChallengeRow, PendingRow};
+use crate::store::challenges::{ChallengeRow, ParticipationRow, PendingRow};
 use crate::store::{self, Tx};
+
+mod together;
 
 const LEASE_MS: i64 = 120_000;
 
@@ -117,8 +119,10 @@ fn lease_name(challenge: Uuid) -> String {
 async fn run(state: &AppState, challenges: &[Uuid], settings: &Settings) -> Vec<ApiResult<Progress>> {
     let mut jobs = vec![Job::default(); challenges.len()];
     let mut results: Vec<Option<ApiResult<Progress>>> = challenges.iter().map(|_| None).collect();
+    // Once the batch has given way to the per-challenge path, the rest of this run stays on it.
+    let mut together = settings.method == Method::SetBased && settings.stop_after.is_none();
     while results.iter().any(Option::is_none) {
-        if let Err(e) = one_transaction(state, challenges, &mut jobs, &mut results, settings).await {
+        if let Err(e) = one_transaction(state, challenges, &mut jobs, &mut results, &mut together, settings).await {
             // Nothing of that transaction happened. Runs begun in earlier ones are closed with the error and their
             // leases released, as a crash would be cleaned up by the next run.
             give_up(state, challenges, &jobs, &results, settings, &e).await;
@@ -137,14 +141,49 @@ async fn one_transaction(
     challenges: &[Uuid],
     jobs: &mut [Job],
     results: &mut [Option<ApiResult<Progress>>],
+    together: &mut bool,
     settings: &Settings,
 ) -> ApiResult<()> {
     let now = Utc::now().timestamp_millis();
     let mut tx = state.db.begin_write().await?;
     let mut budget = settings.chunk;
     let mut staged: Vec<(usize, Job, Option<ApiResult<Progress>>)> = Vec::new();
+    let mut together_finished = 0u64;
+    let mut taken = vec![false; challenges.len()];
+    if *together {
+        // The common case first: challenges not begun yet, settled whole and together. One begun in an earlier
+        // transaction (too big for one) goes on below with what is left of the budget.
+        let fresh: Vec<usize> =
+            (0..challenges.len()).filter(|&i| results[i].is_none() && jobs[i].run.is_none()).collect();
+        if !fresh.is_empty() {
+            let ids: Vec<Uuid> = fresh.iter().map(|&i| challenges[i]).collect();
+            savepoint(&mut tx, "SAVEPOINT settle_together").await?;
+            match together::settle(&mut tx, &ids, budget, &settings.holder, now).await {
+                Ok(Some(done)) => {
+                    savepoint(&mut tx, "RELEASE SAVEPOINT settle_together").await?;
+                    for d in done {
+                        let i = fresh[d.index];
+                        taken[i] = true;
+                        budget = budget.saturating_sub(d.cost);
+                        let job = Job { run: None, paid: jobs[i].paid + d.paid };
+                        together_finished += u64::from(d.progress == Progress::Finished);
+                        staged.push((i, job, Some(Ok(d.progress))));
+                    }
+                }
+                outcome => {
+                    match outcome {
+                        Err(e) => tracing::debug!(error = %e, "settling the batch together failed; one by one"),
+                        _ => tracing::debug!("the batch cannot be settled together; one by one"),
+                    }
+                    *together = false;
+                    savepoint(&mut tx, "ROLLBACK TO SAVEPOINT settle_together").await?;
+                    savepoint(&mut tx, "RELEASE SAVEPOINT settle_together").await?;
+                }
+            }
+        }
+    }
     for (i, &challenge) in challenges.iter().enumerate() {
-        if results[i].is_some() {
+        if results[i].is_some() || taken[i] {
             continue;
         }
         if budget == 0 {
@@ -167,6 +206,10 @@ async fn one_transaction(
         }
     }
     tx.commit().await?;
+    // How often the batch settles together, and how often it gives way to the per-challenge path.
+    let finished = staged.iter().filter(|(_, _, r)| matches!(r, Some(Ok(Progress::Finished)))).count() as u64;
+    metrics::counter!("settlement_challenges_total", "path" => "together").increment(together_finished);
+    metrics::counter!("settlement_challenges_total", "path" => "one_at_a_time").increment(finished - together_finished);
     for (i, job, result) in staged {
         jobs[i] = job;
         if result.is_some() {
@@ -249,11 +292,17 @@ async fn step(
 /// Computes every participant's outcome and prize from the accepted proofs and stores them.
 async fn plan(tx: &mut Tx, row: &ChallengeRow) -> ApiResult<()> {
     let people = store::challenges::participants(tx, row.id).await?;
+    store::challenges::set_outcomes(tx, &outcomes(row, &people)).await?;
+    Ok(())
+}
+
+/// (participation, outcome, prize) of each of the challenge's active participants, in join order.
+fn outcomes(row: &ChallengeRow, people: &[ParticipationRow]) -> Vec<(Uuid, &'static str, i64)> {
     let required = rules::required_days(row.success_threshold, row.proof_days);
     let entrants: Vec<Entrant> =
         people.iter().map(|p| Entrant { stake: p.stake, success: p.accepted_days >= required }).collect();
     let plan = settlement::plan(&entrants, row.fee_bps);
-    let rows: Vec<(Uuid, &str, i64)> = people
+    people
         .iter()
         .zip(&entrants)
         .zip(&plan.prizes)
@@ -261,9 +310,7 @@ async fn plan(tx: &mut Tx, row: &ChallengeRow) -> ApiResult<()> {
             let outcome = if e.success { Outcome::Success } else { Outcome::Fail };
             (p.id, outcome.as_str(), *prize)
         })
-        .collect();
-    store::challenges::set_outcomes(tx, &rows).await?;
-    Ok(())
+        .collect()
 }
 
 fn won(p: &PendingRow) -> bool {
@@ -284,19 +331,8 @@ async fn pay(tx: &mut Tx, row: &ChallengeRow, people: &[PendingRow], method: Met
 /// The whole chunk in a fixed number of statements. `None` (nothing written) when the ledger found earlier
 /// movements of the chunk's keys.
 async fn pay_set_based(tx: &mut Tx, row: &ChallengeRow, people: &[PendingRow], now: i64) -> ApiResult<Option<i64>> {
-    let escrow = AccountId::escrow_challenge(row.id);
-    let returns: Vec<StakeReturn> = people
-        .iter()
-        .filter(|p| won(p))
-        .map(|p| StakeReturn {
-            key: return_key(p.id),
-            stake_key: stake_key(p.id),
-            prize_key: prize_key(p.id),
-            user: UserId::from_uuid(p.user_id),
-            prize: p.prize.unwrap_or(0),
-        })
-        .collect();
-    let outcome = ledger::batch::return_stakes_with_prizes(tx, &escrow, &returns, &row.id.to_string(), now).await?;
+    let returns: Vec<StakeReturn> = people.iter().filter(|p| won(p)).map(stake_return).collect();
+    let outcome = ledger::batch::return_stakes_with_prizes(tx, &returns, now).await?;
     if outcome == BatchOutcome::NeedsOneByOne {
         return Ok(None);
     }
@@ -314,6 +350,19 @@ async fn pay_set_based(tx: &mut Tx, row: &ChallengeRow, people: &[PendingRow], n
     let notes: Vec<notify::Note> = people.iter().map(|p| result_note(row, p)).collect();
     notify::record_many(tx, notify::Kind::SettlementResult, RESULT_TITLE, &notes, now).await?;
     Ok(Some(marked as i64))
+}
+
+/// What a winner gets back: the stake's reversal and the prize, both out of the challenge's escrow.
+fn stake_return(p: &PendingRow) -> StakeReturn {
+    StakeReturn {
+        from: AccountId::escrow_challenge(p.challenge_id),
+        reference: p.challenge_id.to_string(),
+        key: return_key(p.id),
+        stake_key: stake_key(p.id),
+        prize_key: prize_key(p.id),
+        user: UserId::from_uuid(p.user_id),
+        prize: p.prize.unwrap_or(0),
+    }
 }
 
 /// One participant at a time through the general ledger API.
