@@ -275,6 +275,7 @@ impl ChildServer {
             .env("NENE_DATA_DIR", &config.data_dir)
             .env("NENE_JWT_SECRET", TEST_JWT_SECRET)
             .env("NENE_DB_MAX_CONNECTIONS", config.db_max_connections.to_string())
+            .env("NENE_MAX_CONNECTIONS", config.max_connections.to_string())
             .env("NENE_PAYMENT_REQUESTS_PER_MINUTE", config.payment_requests_per_minute.to_string())
             .env(
                 "DATABASE_URL",

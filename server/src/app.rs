@@ -85,7 +85,7 @@ impl Application {
     /// Prepares everything and binds `config.addr` (port 0 picks a free port).
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let listener =
-            TcpListener::bind(config.addr).await.map_err(|source| StartError::Bind { addr: config.addr, source })?;
+            http::accept::bind(config.addr).map_err(|source| StartError::Bind { addr: config.addr, source })?;
         Self::build_with_listener(config, listener).await
     }
 
@@ -112,15 +112,15 @@ impl Application {
         let db = state.db.clone();
         let stop = CancellationToken::new();
         let workers = if state.config.run_workers { jobs::spawn_all(&state, &stop) } else { Vec::new() };
+        let limits = http::accept::Limits::new(usize::try_from(state.config.max_connections).unwrap_or(usize::MAX));
         let app = http::router(state);
-        tracing::info!(addr = %listener.local_addr()?, "serving");
+        tracing::info!(addr = %listener.local_addr()?, max_connections = limits.max_connections, "serving");
         let stop_all = stop.clone();
-        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                stop_all.cancel();
-            })
-            .await;
+        let served = http::accept::serve(listener, app, limits, async move {
+            shutdown.await;
+            stop_all.cancel();
+        })
+        .await;
         stop.cancel();
         for worker in workers {
             let _ = worker.await;

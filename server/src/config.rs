@@ -37,6 +37,9 @@ pub struct Config {
     pub login_failures_per_ip: u32,
     pub login_failure_window: Duration,
     pub db_max_connections: u32,
+    /// HTTP connections served at once (`NENE_MAX_CONNECTIONS`); more wait in the accept queue. Bounds the
+    /// server's memory under a burst (about 20 KB per connection with a request in flight).
+    pub max_connections: u32,
     /// TossPayments. Outside dev mode, payments are off unless the secret key is set.
     pub toss: TossConfig,
     /// Background workers (outbox, reconciler). Tests switch them off to step them by hand.
@@ -103,6 +106,7 @@ impl Config {
             login_failures_per_ip: 50,
             login_failure_window: Duration::from_secs(15 * 60),
             db_max_connections: 16,
+            max_connections: 1024,
             toss: TossConfig::default(),
             run_workers: true,
             payment_requests_per_minute: 30,
@@ -161,6 +165,9 @@ impl Config {
         }
         if let Some(n) = get("NENE_DB_MAX_CONNECTIONS") {
             config.db_max_connections = parse_positive("NENE_DB_MAX_CONNECTIONS", n)?;
+        }
+        if let Some(n) = get("NENE_MAX_CONNECTIONS") {
+            config.max_connections = parse_positive("NENE_MAX_CONNECTIONS", n)?;
         }
         if let Some(url) = get("NENE_TOSS_BASE_URL") {
             if !(url.starts_with("http://") || url.starts_with("https://")) {

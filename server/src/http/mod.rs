@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per area, each returning its routes; errors in one shape; request ids, traces and
 //! metrics on every request; the OpenAPI document generated from the handlers themselves.
 
+pub mod accept;
 pub mod admin;
 pub mod auth;
 pub mod challenges;
