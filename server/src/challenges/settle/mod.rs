@@ -298,17 +298,23 @@ async fn plan(tx: &mut Tx, row: &ChallengeRow) -> ApiResult<()> {
 
 /// (participation, outcome, prize) of each of the challenge's active participants, in join order.
 fn outcomes(row: &ChallengeRow, people: &[ParticipationRow]) -> Vec<(Uuid, &'static str, i64)> {
+    let ids: Vec<Uuid> = people.iter().map(|p| p.id).collect();
+    let entrants: Vec<(i64, i64)> = people.iter().map(|p| (p.stake, p.accepted_days)).collect();
+    outcomes_of(row, &ids, &entrants)
+}
+
+/// The plan for participants given as ids and (stake, accepted days), in join order.
+fn outcomes_of(row: &ChallengeRow, ids: &[Uuid], people: &[(i64, i64)]) -> Vec<(Uuid, &'static str, i64)> {
     let required = rules::required_days(row.success_threshold, row.proof_days);
     let entrants: Vec<Entrant> =
-        people.iter().map(|p| Entrant { stake: p.stake, success: p.accepted_days >= required }).collect();
+        people.iter().map(|&(stake, accepted)| Entrant { stake, success: accepted >= required }).collect();
     let plan = settlement::plan(&entrants, row.fee_bps);
-    people
-        .iter()
+    ids.iter()
         .zip(&entrants)
         .zip(&plan.prizes)
-        .map(|((p, e), prize)| {
+        .map(|((id, e), prize)| {
             let outcome = if e.success { Outcome::Success } else { Outcome::Fail };
-            (p.id, outcome.as_str(), *prize)
+            (*id, outcome.as_str(), *prize)
         })
         .collect()
 }

@@ -14,14 +14,14 @@ use nene_shared::challenges::ChallengeStatus;
 use nene_shared::ledger::TransferKind;
 use uuid::Uuid;
 
-use super::{LEASE_MS, Progress, lease_name, outcomes, result_note, stake_return, won};
+use super::{LEASE_MS, Progress, lease_name, outcomes_of, result_note, stake_return, won};
 use crate::challenges::status_of;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::AccountId;
 use crate::ledger::batch::{self, BatchOutcome, SystemTransfer};
 use crate::notify;
 use crate::store::Tx;
-use crate::store::challenges::{self as sql, ChallengeRow, ParticipationRow, PendingRow};
+use crate::store::challenges::{self as sql, ChallengeRow, PendingRow, PlanRow};
 
 /// What happened to one challenge of the batch.
 #[derive(Clone, Copy, Debug)]
@@ -95,23 +95,46 @@ pub(super) async fn settle(
     let active_ids: Vec<Uuid> = active.iter().map(|r| r.id).collect();
 
     // The plan, for those that have none yet (counted again now that the challenges are locked and leased).
+    // Their unpaid participants come straight from the plan; the others' are read back.
     let planned: HashMap<Uuid, i64> =
         sql::settlement_counts(tx, &active_ids).await?.into_iter().map(|(id, _, with)| (id, with)).collect();
     let unplanned: Vec<Uuid> =
         active_ids.iter().copied().filter(|id| planned.get(id).copied().unwrap_or(0) == 0).collect();
+    let mut pending: HashMap<Uuid, Vec<PendingRow>> = HashMap::with_capacity(active.len());
     if !unplanned.is_empty() {
-        let people = group(sql::participants_of_many(tx, &unplanned).await?, |p: &ParticipationRow| p.challenge_id);
+        let people = group(sql::plan_rows_of_many(tx, &unplanned).await?, |p: &PlanRow| p.challenge_id);
         let mut rows_to_write = Vec::new();
         for row in active.iter().filter(|r| unplanned.contains(&r.id)) {
-            if let Some(people) = people.get(&row.id) {
-                rows_to_write.extend(outcomes(row, people));
-            }
+            let Some(people) = people.get(&row.id) else { continue };
+            let ids: Vec<Uuid> = people.iter().map(|p| p.id).collect();
+            let entrants: Vec<(i64, i64)> = people.iter().map(|p| (p.stake, p.accepted_days)).collect();
+            let plan = outcomes_of(row, &ids, &entrants);
+            let unpaid = people
+                .iter()
+                .zip(&plan)
+                .filter(|(p, _)| p.settled_at.is_none())
+                .map(|(p, (_, outcome, prize))| PendingRow {
+                    id: p.id,
+                    challenge_id: p.challenge_id,
+                    user_id: p.user_id,
+                    stake: p.stake,
+                    outcome: Some((*outcome).to_owned()),
+                    prize: Some(*prize),
+                })
+                .collect();
+            pending.insert(row.id, unpaid);
+            rows_to_write.extend(plan);
         }
         sql::set_outcomes(tx, &rows_to_write).await?;
     }
+    let planned_before: Vec<Uuid> = active_ids.iter().copied().filter(|id| !unplanned.contains(id)).collect();
+    if !planned_before.is_empty() {
+        for (id, rows) in group(sql::pending_of_many(tx, &planned_before).await?, |p: &PendingRow| p.challenge_id) {
+            pending.insert(id, rows);
+        }
+    }
 
     // Everyone unpaid, challenge by challenge in the order given.
-    let mut pending = group(sql::pending_of_many(tx, &active_ids).await?, |p: &PendingRow| p.challenge_id);
     let mut paying: Vec<PendingRow> = Vec::new();
     let mut paid: HashMap<Uuid, usize> = HashMap::with_capacity(active.len());
     for row in &active {
