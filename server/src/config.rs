@@ -106,7 +106,7 @@ impl Config {
             login_failures_per_ip: 50,
             login_failure_window: Duration::from_secs(15 * 60),
             db_max_connections: 16,
-            max_connections: 1024,
+            max_connections: 2048,
             toss: TossConfig::default(),
             run_workers: true,
             payment_requests_per_minute: 30,

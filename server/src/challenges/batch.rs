@@ -6,14 +6,18 @@
 //! Correctness is unchanged: the same conditional seat update, unique index and ledger transfer decide every
 //! join, inside the database, so several instances (each batching its own requests) stay exact.
 
+use std::collections::HashSet;
+
 use chrono::Utc;
 use nene_shared::UserId;
 use nene_shared::challenges::{Challenge, ChallengeId};
+use nene_shared::error::ErrorCode;
 use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
 
-use super::{already_joined, join_in, load, view};
+use super::{already_joined, challenge_full, join_in, load, view};
 use crate::error::{ApiError, ApiResult};
-use crate::store::{Db, Tx};
+use crate::store::{self, Db, Tx};
 
 /// The most joins committed together.
 const MAX_BATCH: usize = 512;
@@ -84,7 +88,17 @@ async fn run_batch(db: &Db, jobs: &[Job]) -> ApiResult<Vec<ApiResult<Challenge>>
     let now = Utc::now().timestamp_millis();
     let mut tx = db.begin_write().await?;
     let mut answers = Vec::with_capacity(jobs.len());
+    // Challenges found full in this transaction. It only adds participants, so a seat cannot free up before it
+    // commits: later joins into them are refused at the cost of one read (whether the person is already in,
+    // which is the answer that takes precedence) instead of a savepoint and the seat update each.
+    let mut full: HashSet<Uuid> = HashSet::new();
     for job in jobs {
+        let challenge = job.challenge.as_uuid();
+        if full.contains(&challenge) {
+            let inside = store::challenges::active_participation(&mut tx, challenge, job.user.as_uuid()).await?;
+            answers.push(Err(if inside.is_some() { already_joined() } else { challenge_full() }));
+            continue;
+        }
         savepoint(&mut tx, "SAVEPOINT join_one").await?;
         let outcome = async {
             join_in(&mut tx, job.challenge.as_uuid(), job.user, now).await?;
@@ -100,6 +114,9 @@ async fn run_batch(db: &Db, jobs: &[Job]) -> ApiResult<Vec<ApiResult<Challenge>>
             Err(e) => {
                 savepoint(&mut tx, "ROLLBACK TO SAVEPOINT join_one").await?;
                 savepoint(&mut tx, "RELEASE SAVEPOINT join_one").await?;
+                if e.code == ErrorCode::ChallengeFull {
+                    full.insert(challenge);
+                }
                 answers.push(Err(e));
             }
         }

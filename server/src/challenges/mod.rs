@@ -308,9 +308,7 @@ pub async fn join_in(tx: &mut Tx, challenge: Uuid, user: UserId, now: i64) -> Ap
     };
     if store::challenges::take_seat(tx, challenge, now).await?.is_none() {
         return Err(match status_of(&row) {
-            ChallengeStatus::Recruiting | ChallengeStatus::Ready => {
-                ApiError::conflict(ErrorCode::ChallengeFull, "All seats are taken.")
-            }
+            ChallengeStatus::Recruiting | ChallengeStatus::Ready => challenge_full(),
             _ => ApiError::conflict(ErrorCode::ChallengeNotRecruiting, "This challenge is not taking participants."),
         });
     }
@@ -340,6 +338,10 @@ pub async fn join_in(tx: &mut Tx, challenge: Uuid, user: UserId, now: i64) -> Ap
     )
     .await?;
     Ok(())
+}
+
+pub(crate) fn challenge_full() -> ApiError {
+    ApiError::conflict(ErrorCode::ChallengeFull, "All seats are taken.")
 }
 
 pub(crate) fn already_joined() -> ApiError {
