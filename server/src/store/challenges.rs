@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::{StoreResult, Tx, param, param_list, rows_per_statement, value_rows};
+use super::{StoreResult, Tx, param, param_list, rows_for_ids, rows_per_statement, value_rows};
 use crate::on_conn;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -666,24 +666,14 @@ pub async fn release_lease(tx: &mut Tx, name: &str, holder: &str) -> StoreResult
 
 /// Per challenge among `ids` that has active participants: (challenge, not yet settled, with an outcome).
 pub async fn settlement_counts(tx: &mut Tx, ids: &[Uuid]) -> StoreResult<Vec<(Uuid, i64, i64)>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for part in ids.chunks(rows_per_statement(1)) {
-        let sql = format!(
+    rows_for_ids(tx, ids, |list| {
+        format!(
             "SELECT challenge_id, CAST(SUM(CASE WHEN settled_at IS NULL THEN 1 ELSE 0 END) AS BIGINT), \
              CAST(SUM(CASE WHEN outcome IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) \
-             FROM participations WHERE left_at IS NULL AND challenge_id IN ({}) GROUP BY challenge_id",
-            param_list(tx.is_postgres(), part.len(), 1)
-        );
-        let rows: Vec<(Uuid, i64, i64)> = on_conn!(tx, conn => {
-            let mut q = sqlx::query_as(&sql);
-            for id in part {
-                q = q.bind(*id);
-            }
-            q.fetch_all(&mut *conn).await?
-        });
-        out.extend(rows);
-    }
-    Ok(out)
+             FROM participations WHERE left_at IS NULL AND challenge_id IN ({list}) GROUP BY challenge_id"
+        )
+    })
+    .await
 }
 
 /// [`acquire_lease`] for many names in one statement; returns the names now held by `holder`.
@@ -782,73 +772,40 @@ pub async fn finish_runs(tx: &mut Tx, runs: &[(i64, i64, Option<i64>)], now_ms: 
 
 /// Locks (PostgreSQL: in ascending id order, as [`lock`] would one by one) and reads many challenges.
 pub async fn lock_many(tx: &mut Tx, ids: &[Uuid]) -> StoreResult<Vec<ChallengeRow>> {
-    let pg = tx.is_postgres();
-    let lock = if pg { " FOR UPDATE OF c" } else { "" };
-    let mut out = Vec::with_capacity(ids.len());
-    for part in ids.chunks(rows_per_statement(1)) {
-        let sql = format!(
+    let lock = if tx.is_postgres() { " FOR UPDATE OF c" } else { "" };
+    rows_for_ids(tx, ids, |list| {
+        format!(
             "SELECT {CHALLENGE_COLUMNS} FROM challenges c JOIN users u ON u.id = c.creator_id \
-             WHERE c.id IN ({}) ORDER BY c.id{lock}",
-            param_list(pg, part.len(), 1)
-        );
-        let rows: Vec<ChallengeRow> = on_conn!(tx, conn => {
-            let mut q = sqlx::query_as::<_, ChallengeRow>(&sql);
-            for id in part {
-                q = q.bind(*id);
-            }
-            q.fetch_all(&mut *conn).await?
-        });
-        out.extend(rows);
-    }
-    Ok(out)
+             WHERE c.id IN ({list}) ORDER BY c.id{lock}"
+        )
+    })
+    .await
 }
 
 /// [`pending`] of many challenges, without a limit, grouped by challenge, each in join order.
 pub async fn pending_of_many(tx: &mut Tx, ids: &[Uuid]) -> StoreResult<Vec<PendingRow>> {
-    let pg = tx.is_postgres();
-    let mut out = Vec::new();
-    for part in ids.chunks(rows_per_statement(1)) {
-        let sql = format!(
+    rows_for_ids(tx, ids, |list| {
+        format!(
             "SELECT id, challenge_id, user_id, stake, outcome, prize FROM participations \
-             WHERE challenge_id IN ({}) AND left_at IS NULL AND settled_at IS NULL \
-             ORDER BY challenge_id, joined_at, id",
-            param_list(pg, part.len(), 1)
-        );
-        let rows: Vec<PendingRow> = on_conn!(tx, conn => {
-            let mut q = sqlx::query_as::<_, PendingRow>(&sql);
-            for id in part {
-                q = q.bind(*id);
-            }
-            q.fetch_all(&mut *conn).await?
-        });
-        out.extend(rows);
-    }
-    Ok(out)
+             WHERE challenge_id IN ({list}) AND left_at IS NULL AND settled_at IS NULL \
+             ORDER BY challenge_id, joined_at, id"
+        )
+    })
+    .await
 }
 
 /// [`settlement_totals`] of many challenges: (challenge, participants, winners, failed stakes, prizes).
 pub async fn settlement_totals_of_many(tx: &mut Tx, ids: &[Uuid]) -> StoreResult<Vec<(Uuid, i64, i64, i64, i64)>> {
-    let pg = tx.is_postgres();
-    let mut out = Vec::with_capacity(ids.len());
-    for part in ids.chunks(rows_per_statement(1)) {
-        let sql = format!(
+    rows_for_ids(tx, ids, |list| {
+        format!(
             "SELECT challenge_id, COUNT(*), \
              CAST(SUM(CASE WHEN outcome = 'SUCCESS' THEN 1 ELSE 0 END) AS BIGINT), \
              CAST(SUM(CASE WHEN outcome = 'FAIL' THEN stake ELSE 0 END) AS BIGINT), \
              CAST(SUM(COALESCE(prize, 0)) AS BIGINT) \
-             FROM participations WHERE left_at IS NULL AND challenge_id IN ({}) GROUP BY challenge_id",
-            param_list(pg, part.len(), 1)
-        );
-        let rows: Vec<(Uuid, i64, i64, i64, i64)> = on_conn!(tx, conn => {
-            let mut q = sqlx::query_as(&sql);
-            for id in part {
-                q = q.bind(*id);
-            }
-            q.fetch_all(&mut *conn).await?
-        });
-        out.extend(rows);
-    }
-    Ok(out)
+             FROM participations WHERE left_at IS NULL AND challenge_id IN ({list}) GROUP BY challenge_id"
+        )
+    })
+    .await
 }
 
 /// Ends many IN_PROGRESS challenges, as [`transition`] would one by one; returns how many it ended.
@@ -888,24 +845,13 @@ pub struct PlanRow {
 /// The active participants of many challenges with their accepted days, grouped by challenge, each in join order
 /// (lighter than [`participants`]: no nickname, no rejected days).
 pub async fn plan_rows_of_many(tx: &mut Tx, ids: &[Uuid]) -> StoreResult<Vec<PlanRow>> {
-    let pg = tx.is_postgres();
-    let mut out = Vec::new();
-    for part in ids.chunks(rows_per_statement(1)) {
-        let sql = format!(
+    rows_for_ids(tx, ids, |list| {
+        format!(
             "SELECT p.id, p.challenge_id, p.user_id, p.stake, p.settled_at, \
              (SELECT COUNT(*) FROM proofs f WHERE f.participation_id = p.id AND f.status = 'ACCEPTED') \
              AS accepted_days FROM participations p \
-             WHERE p.challenge_id IN ({}) AND p.left_at IS NULL ORDER BY p.challenge_id, p.joined_at, p.id",
-            param_list(pg, part.len(), 1)
-        );
-        let rows: Vec<PlanRow> = on_conn!(tx, conn => {
-            let mut q = sqlx::query_as::<_, PlanRow>(&sql);
-            for id in part {
-                q = q.bind(*id);
-            }
-            q.fetch_all(&mut *conn).await?
-        });
-        out.extend(rows);
-    }
-    Ok(out)
+             WHERE p.challenge_id IN ({list}) AND p.left_at IS NULL ORDER BY p.challenge_id, p.joined_at, p.id"
+        )
+    })
+    .await
 }

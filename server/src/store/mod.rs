@@ -259,6 +259,34 @@ pub(crate) fn value_rows(postgres: bool, rows: usize, cols: usize, first: usize)
     out
 }
 
+/// The rows of a query whose only parameters are an IN list of `ids`: `sql` gets the list's placeholders and
+/// returns the statement; it runs once per chunk of ids that fits in a statement, and the rows come back in order.
+pub(crate) async fn rows_for_ids<T>(
+    tx: &mut Tx,
+    ids: &[uuid::Uuid],
+    sql: impl Fn(&str) -> String,
+) -> StoreResult<Vec<T>>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    let mut out = Vec::new();
+    for part in ids.chunks(rows_per_statement(1)) {
+        let sql = sql(&param_list(tx.is_postgres(), part.len(), 1));
+        let rows: Vec<T> = crate::on_conn!(tx, conn => {
+            let mut q = sqlx::query_as::<_, T>(&sql);
+            for id in part {
+                q = q.bind(*id);
+            }
+            q.fetch_all(&mut *conn).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 /// How many rows of `cols` values one statement may carry. Both engines cap the parameters of a statement (SQLite at
 /// 32,766, PostgreSQL at 65,535); staying well below keeps every statement valid on both.
 pub(crate) fn rows_per_statement(cols: usize) -> usize {
