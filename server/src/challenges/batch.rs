@@ -6,7 +6,7 @@
 //! Correctness is unchanged: the same conditional seat update, unique index and ledger transfer decide every
 //! join, inside the database, so several instances (each batching its own requests) stay exact.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use nene_shared::UserId;
@@ -15,8 +15,9 @@ use nene_shared::error::ErrorCode;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::{already_joined, challenge_full, join_in, load, view};
+use super::{JOIN_TITLE, already_joined, challenge_full, join_note, load, take_part, view};
 use crate::error::{ApiError, ApiResult};
+use crate::notify;
 use crate::store::{self, Db, Tx};
 
 /// The most joins committed together.
@@ -84,10 +85,13 @@ async fn commit_batch(db: &Db, jobs: Vec<Job>) {
 }
 
 /// Runs the jobs in one transaction, each in a savepoint. The outer error means the transaction did not commit.
+/// The confirmations of the batch's joins are recorded together at the end, and each challenge joined is read
+/// once for the answers, so each answer shows the challenge as the batch's commit leaves it.
 async fn run_batch(db: &Db, jobs: &[Job]) -> ApiResult<Vec<ApiResult<Challenge>>> {
     let now = Utc::now().timestamp_millis();
     let mut tx = db.begin_write().await?;
-    let mut answers = Vec::with_capacity(jobs.len());
+    let mut outcomes: Vec<ApiResult<Uuid>> = Vec::with_capacity(jobs.len());
+    let mut notes = Vec::new();
     // Challenges found full in this transaction. It only adds participants, so a seat cannot free up before it
     // commits: later joins into them are refused at the cost of one read (whether the person is already in,
     // which is the answer that takes precedence) instead of a savepoint and the seat update each.
@@ -96,20 +100,15 @@ async fn run_batch(db: &Db, jobs: &[Job]) -> ApiResult<Vec<ApiResult<Challenge>>
         let challenge = job.challenge.as_uuid();
         if full.contains(&challenge) {
             let inside = store::challenges::active_participation(&mut tx, challenge, job.user.as_uuid()).await?;
-            answers.push(Err(if inside.is_some() { already_joined() } else { challenge_full() }));
+            outcomes.push(Err(if inside.is_some() { already_joined() } else { challenge_full() }));
             continue;
         }
         savepoint(&mut tx, "SAVEPOINT join_one").await?;
-        let outcome = async {
-            join_in(&mut tx, job.challenge.as_uuid(), job.user, now).await?;
-            let row = load(&mut tx, job.challenge.as_uuid()).await?;
-            Ok::<_, ApiError>(view(&row, true))
-        }
-        .await;
-        match outcome {
-            Ok(challenge) => {
+        match take_part(&mut tx, challenge, job.user, now).await {
+            Ok(row) => {
                 savepoint(&mut tx, "RELEASE SAVEPOINT join_one").await?;
-                answers.push(Ok(challenge));
+                notes.push(join_note(&row, job.user));
+                outcomes.push(Ok(challenge));
             }
             Err(e) => {
                 savepoint(&mut tx, "ROLLBACK TO SAVEPOINT join_one").await?;
@@ -117,11 +116,27 @@ async fn run_batch(db: &Db, jobs: &[Job]) -> ApiResult<Vec<ApiResult<Challenge>>
                 if e.code == ErrorCode::ChallengeFull {
                     full.insert(challenge);
                 }
-                answers.push(Err(e));
+                outcomes.push(Err(e));
             }
         }
     }
+    notify::record_many(&mut tx, notify::Kind::JoinConfirmed, JOIN_TITLE, &notes, now).await?;
+    let mut joined: HashMap<Uuid, Challenge> = HashMap::new();
+    for id in outcomes.iter().flatten() {
+        if !joined.contains_key(id) {
+            let row = load(&mut tx, *id).await?;
+            joined.insert(*id, view(&row, true));
+        }
+    }
     tx.commit().await.map_err(|e| if e.unique_violation().is_some() { already_joined() } else { e.into() })?;
+    let answers = outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome.and_then(|id| {
+                joined.get(&id).cloned().ok_or_else(|| ApiError::internal(&"a joined challenge was not read back"))
+            })
+        })
+        .collect();
     Ok(answers)
 }
 

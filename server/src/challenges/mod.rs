@@ -298,8 +298,17 @@ async fn withdraw(tx: &mut Tx, participation: Uuid, challenge: Uuid, now: i64) -
     Ok(())
 }
 
-/// Joins inside the caller's transaction: participation, seat and stake together, or nothing.
+/// Joins inside the caller's transaction: participation, seat, stake and the confirmation, together or nothing.
 pub async fn join_in(tx: &mut Tx, challenge: Uuid, user: UserId, now: i64) -> ApiResult<()> {
+    let row = take_part(tx, challenge, user, now).await?;
+    let note = join_note(&row, user);
+    notify::record(tx, note.user, notify::Kind::JoinConfirmed, JOIN_TITLE, &note.body, &note.data, now).await?;
+    Ok(())
+}
+
+/// [`join_in`] without the confirmation, which the join writer records for a whole batch at once. Returns the
+/// challenge as read before the join.
+pub(crate) async fn take_part(tx: &mut Tx, challenge: Uuid, user: UserId, now: i64) -> ApiResult<ChallengeRow> {
     if store::challenges::active_participation(tx, challenge, user.as_uuid()).await?.is_some() {
         return Err(already_joined());
     }
@@ -327,17 +336,18 @@ pub async fn join_in(tx: &mut Tx, challenge: Uuid, user: UserId, now: i64) -> Ap
         now,
     )
     .await?;
-    notify::record(
-        tx,
-        user.as_uuid(),
-        notify::Kind::JoinConfirmed,
-        "챌린지 참여 완료",
-        &format!("'{}'에 참여했어요. 참가비 {}", row.title, Points::new(row.stake).display()),
-        &[("challenge_id", challenge.to_string())],
-        now,
-    )
-    .await?;
-    Ok(())
+    Ok(row)
+}
+
+pub(crate) const JOIN_TITLE: &str = "챌린지 참여 완료";
+
+/// The confirmation a new participant gets.
+pub(crate) fn join_note(row: &ChallengeRow, user: UserId) -> notify::Note {
+    notify::Note {
+        user: user.as_uuid(),
+        body: format!("'{}'에 참여했어요. 참가비 {}", row.title, Points::new(row.stake).display()),
+        data: vec![("challenge_id", row.id.to_string())],
+    }
 }
 
 pub(crate) fn challenge_full() -> ApiError {
