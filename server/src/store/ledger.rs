@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{StoreResult, Tx, param_list, rows_per_statement, value_rows};
+use super::{StoreResult, Tx, param_list, rows_for_ids, rows_per_statement, value_rows};
 use crate::on_conn;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -280,22 +280,8 @@ pub async fn lot_moves_for_account(
 
 /// The transfers with these keys (any order).
 pub async fn transfers_by_keys(tx: &mut Tx, keys: &[String]) -> StoreResult<Vec<TransferRow>> {
-    let mut out = Vec::with_capacity(keys.len());
-    for part in keys.chunks(rows_per_statement(1)) {
-        let sql = format!(
-            "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE key IN ({})",
-            param_list(tx.is_postgres(), part.len(), 1)
-        );
-        let rows: Vec<TransferRow> = on_conn!(tx, c => {
-            let mut q = sqlx::query_as::<_, TransferRow>(&sql);
-            for k in part {
-                q = q.bind(k);
-            }
-            q.fetch_all(&mut *c).await?
-        });
-        out.extend(rows);
-    }
-    Ok(out)
+    rows_for_ids(tx, keys, |list| format!("SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE key IN ({list})"))
+        .await
 }
 
 /// Keys among `keys` that already name a transfer, and transfers already reversing one of `originals`.
@@ -332,22 +318,10 @@ pub async fn transfers_taken(tx: &mut Tx, keys: &[String], originals: &[Uuid]) -
 
 /// (transfer, lot, delta) of the lot moves of these transfers; each transfer's moves in the order they were written.
 pub async fn lot_moves_of_many(tx: &mut Tx, transfers: &[Uuid]) -> StoreResult<Vec<(Uuid, i64, i64)>> {
-    let mut out = Vec::new();
-    for part in transfers.chunks(rows_per_statement(1)) {
-        let sql = format!(
-            "SELECT transfer_id, lot_id, delta FROM ledger_lot_moves WHERE transfer_id IN ({}) ORDER BY id",
-            param_list(tx.is_postgres(), part.len(), 1)
-        );
-        let rows: Vec<(Uuid, i64, i64)> = on_conn!(tx, c => {
-            let mut q = sqlx::query_as(&sql);
-            for id in part {
-                q = q.bind(*id);
-            }
-            q.fetch_all(&mut *c).await?
-        });
-        out.extend(rows);
-    }
-    Ok(out)
+    rows_for_ids(tx, transfers, |list| {
+        format!("SELECT transfer_id, lot_id, delta FROM ledger_lot_moves WHERE transfer_id IN ({list}) ORDER BY id")
+    })
+    .await
 }
 
 /// Reads accounts and, on PostgreSQL, locks their rows in ascending id order (the order every transfer locks in,

@@ -261,12 +261,13 @@ pub(crate) fn value_rows(postgres: bool, rows: usize, cols: usize, first: usize)
 
 /// The rows of a query whose only parameters are an IN list of `ids`: `sql` gets the list's placeholders and
 /// returns the statement; it runs once per chunk of ids that fits in a statement, and the rows come back in order.
-pub(crate) async fn rows_for_ids<T>(
-    tx: &mut Tx,
-    ids: &[uuid::Uuid],
-    sql: impl Fn(&str) -> String,
-) -> StoreResult<Vec<T>>
+pub(crate) async fn rows_for_ids<K, T>(tx: &mut Tx, ids: &[K], sql: impl Fn(&str) -> String) -> StoreResult<Vec<T>>
 where
+    K: Sync
+        + for<'q> sqlx::Encode<'q, Sqlite>
+        + sqlx::Type<Sqlite>
+        + for<'q> sqlx::Encode<'q, Postgres>
+        + sqlx::Type<Postgres>,
     T: Send
         + Unpin
         + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
@@ -278,7 +279,7 @@ where
         let rows: Vec<T> = crate::on_conn!(tx, conn => {
             let mut q = sqlx::query_as::<_, T>(&sql);
             for id in part {
-                q = q.bind(*id);
+                q = q.bind(id);
             }
             q.fetch_all(&mut *conn).await?
         });
