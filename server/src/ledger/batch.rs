@@ -251,7 +251,7 @@ pub async fn transfers_between_system(
 }
 
 /// Locks the accounts (ascending id order, as every transfer locks) and returns their state; every one must exist.
-async fn lock(tx: &mut Tx, ids: &BTreeSet<String>) -> LedgerResult<HashMap<String, Running>> {
+pub(super) async fn lock(tx: &mut Tx, ids: &BTreeSet<String>) -> LedgerResult<HashMap<String, Running>> {
     let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let locked = sql::lock_accounts(tx, &id_refs).await?;
     let accounts: HashMap<String, Running> = locked
@@ -274,7 +274,7 @@ async fn lock(tx: &mut Tx, ids: &BTreeSet<String>) -> LedgerResult<HashMap<Strin
 }
 
 /// Writes the transfers, their entries and each changed account's balance once.
-async fn write_postings(
+pub(super) async fn write_postings(
     tx: &mut Tx,
     transfers: &[TransferRow],
     entries: &[NewEntry],
@@ -302,11 +302,11 @@ async fn write_postings(
 }
 
 /// An account's state while a batch is worked out.
-struct Running {
+pub(super) struct Running {
     wallet: bool,
     balance_before: i64,
     count_before: i64,
-    balance: i64,
+    pub(super) balance: i64,
     count: i64,
 }
 
@@ -318,7 +318,7 @@ enum Move {
 }
 
 /// The two entries of one transfer, numbered after the account's last entry, as `apply_entry` numbers them.
-fn post(
+pub(super) fn post(
     accounts: &mut HashMap<String, Running>,
     entries: &mut Vec<NewEntry>,
     from: &str,

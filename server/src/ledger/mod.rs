@@ -15,6 +15,7 @@
 pub mod batch;
 pub mod check;
 pub mod fifo;
+pub mod spends;
 
 use nene_shared::ledger::{LotSource, TransferKind};
 use nene_shared::payments::MAX_WALLET_BALANCE;

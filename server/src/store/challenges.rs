@@ -135,6 +135,35 @@ pub async fn take_seat(tx: &mut Tx, id: Uuid, now_ms: i64) -> StoreResult<Option
         .await?))
 }
 
+/// Takes `n` seats in each challenge of `seats` at once, as `n` calls of [`take_seat`] would: the count, READY on
+/// the last seat, the version. A challenge without `n` free seats or not recruiting is left unchanged, so the caller
+/// compares the returned number of challenges changed with what it asked for.
+pub async fn take_seats(tx: &mut Tx, seats: &[(Uuid, i64)], now_ms: i64) -> StoreResult<u64> {
+    let mut changed = 0;
+    for part in seats.chunks(rows_per_statement(2)) {
+        let pg = tx.is_postgres();
+        let sql = format!(
+            "WITH v (id, n) AS (VALUES {}) UPDATE challenges \
+             SET participant_count = challenges.participant_count + v.n, \
+             status = CASE WHEN challenges.participant_count + v.n >= challenges.capacity THEN 'READY' \
+             ELSE challenges.status END, \
+             version = challenges.version + v.n, updated_at = {} FROM v \
+             WHERE challenges.id = v.id AND challenges.status = 'RECRUITING' \
+             AND challenges.participant_count + v.n <= challenges.capacity AND challenges.deleted_at IS NULL",
+            value_rows(pg, part.len(), 2, 1),
+            param(pg, part.len() * 2 + 1)
+        );
+        changed += on_conn!(tx, conn => {
+            let mut q = sqlx::query(&sql);
+            for (id, n) in part {
+                q = q.bind(*id).bind(*n);
+            }
+            q.bind(now_ms).execute(&mut *conn).await?.rows_affected()
+        });
+    }
+    Ok(changed)
+}
+
 /// Frees a seat before the start; a READY challenge goes back to RECRUITING.
 pub async fn free_seat(tx: &mut Tx, id: Uuid, now_ms: i64) -> StoreResult<bool> {
     let n = on_conn!(tx, conn => sqlx::query(
@@ -321,6 +350,55 @@ pub async fn active_participation(tx: &mut Tx, challenge: Uuid, user: Uuid) -> S
         .bind(user)
         .fetch_optional(&mut *conn)
         .await?))
+}
+
+/// The pairs among `pairs` (challenge, user) that are active participations: the already-joined check of a whole
+/// batch of joins in one read.
+pub async fn active_pairs(tx: &mut Tx, pairs: &[(Uuid, Uuid)]) -> StoreResult<Vec<(Uuid, Uuid)>> {
+    let mut out = Vec::new();
+    for part in pairs.chunks(rows_per_statement(2)) {
+        let sql = format!(
+            "WITH v (challenge_id, user_id) AS (VALUES {}) SELECT p.challenge_id, p.user_id FROM participations p \
+             JOIN v ON p.challenge_id = v.challenge_id AND p.user_id = v.user_id WHERE p.left_at IS NULL",
+            value_rows(tx.is_postgres(), part.len(), 2, 1)
+        );
+        let rows: Vec<(Uuid, Uuid)> = on_conn!(tx, conn => {
+            let mut q = sqlx::query_as(&sql);
+            for (challenge, user) in part {
+                q = q.bind(*challenge).bind(*user);
+            }
+            q.fetch_all(&mut *conn).await?
+        });
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// A participation to insert with [`insert_participations`].
+#[derive(Clone, Copy, Debug)]
+pub struct NewParticipation {
+    pub id: Uuid,
+    pub challenge: Uuid,
+    pub user: Uuid,
+    pub stake: i64,
+}
+
+/// [`insert_participation`] for many, in the order given.
+pub async fn insert_participations(tx: &mut Tx, rows: &[NewParticipation], now_ms: i64) -> StoreResult<()> {
+    for part in rows.chunks(rows_per_statement(5)) {
+        let sql = format!(
+            "INSERT INTO participations (id, challenge_id, user_id, stake, joined_at) VALUES {}",
+            value_rows(tx.is_postgres(), part.len(), 5, 1)
+        );
+        on_conn!(tx, conn => {
+            let mut q = sqlx::query(&sql);
+            for p in part {
+                q = q.bind(p.id).bind(p.challenge).bind(p.user).bind(p.stake).bind(now_ms);
+            }
+            q.execute(&mut *conn).await?.rows_affected()
+        });
+    }
+    Ok(())
 }
 
 /// Active participants in join order (the order the settlement remainder follows).

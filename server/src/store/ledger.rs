@@ -143,6 +143,17 @@ pub async fn open_lots(tx: &mut Tx, account: &str) -> StoreResult<Vec<(i64, i64)
         .await?))
 }
 
+/// [`open_lots`] of many accounts: (account, lot, remaining), each account's oldest first.
+pub async fn open_lots_of_many(tx: &mut Tx, accounts: &[String]) -> StoreResult<Vec<(String, i64, i64)>> {
+    rows_for_ids(tx, accounts, |list| {
+        format!(
+            "SELECT account_id, id, remaining FROM ledger_lots WHERE account_id IN ({list}) AND remaining > 0 \
+             ORDER BY account_id, id"
+        )
+    })
+    .await
+}
+
 pub struct NewLot<'a> {
     pub account_id: &'a str,
     pub source: &'a str,

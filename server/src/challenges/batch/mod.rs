@@ -1,0 +1,204 @@
+//! Group commit for joins. Under a storm every join wants the same hot rows (the challenge's seat count, its
+//! escrow) and a durable commit each; one writer per process instead takes every join waiting at that moment and
+//! commits them in one transaction. Each caller still gets its own answer, only after the commit that made it
+//! durable.
+//!
+//! The batch is first decided together ([`together`]): its challenges, participations and wallets read once under
+//! their locks, every join decided in memory in arrival order, the accepted ones written with a few statements for
+//! all of them. Should that give way (something it does not expect), the same batch runs one join at a time, each in
+//! its own savepoint, so one refusal (full, already joined, not enough points) undoes only itself.
+//!
+//! Correctness is the database's either way: rows locked (PostgreSQL) or the single writer (SQLite), a
+//! conditional seat update, the unique index on active participations and the ledger's conditional balances, so
+//! several instances (each batching its own requests) stay exact.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use nene_shared::UserId;
+use nene_shared::challenges::{Challenge, ChallengeId};
+use nene_shared::error::ErrorCode;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::{JOIN_TITLE, already_joined, challenge_full, join_note, load, take_part, view};
+use crate::error::{ApiError, ApiResult};
+use crate::notify;
+use crate::store::{self, Db, Tx};
+
+mod together;
+
+use together::Ask;
+
+/// The most joins committed together.
+const MAX_BATCH: usize = 512;
+
+struct Job {
+    challenge: ChallengeId,
+    user: UserId,
+    reply: oneshot::Sender<ApiResult<Challenge>>,
+}
+
+/// The queue into the join writer.
+#[derive(Clone)]
+pub struct JoinBatcher {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl JoinBatcher {
+    /// Starts the writer task (it ends when the last handle is dropped).
+    pub fn start(db: Db) -> Self {
+        let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(writer(db, rx));
+        JoinBatcher { jobs }
+    }
+
+    pub async fn join(&self, challenge: ChallengeId, user: UserId) -> ApiResult<Challenge> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { challenge, user, reply })
+            .await
+            .map_err(|_| ApiError::internal(&"the join writer has stopped"))?;
+        answer.await.map_err(|_| ApiError::internal(&"the join writer dropped a request"))?
+    }
+}
+
+impl Job {
+    fn ask(&self) -> Ask {
+        Ask { challenge: self.challenge.as_uuid(), user: self.user }
+    }
+}
+
+/// How a batch is committed. The writer always tries [`Path::Together`] first, which gives way to the other by
+/// itself when it must.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    Together,
+    OneAtATime,
+}
+
+/// Commits `joins` as the writer commits one batch, in that order and in one transaction, and returns each join's
+/// answer. The writer's own entry point, open so that tests can compare the two paths on the same requests.
+pub async fn commit(db: &Db, joins: &[(ChallengeId, UserId)], path: Path) -> ApiResult<Vec<ApiResult<Challenge>>> {
+    let asks: Vec<Ask> = joins.iter().map(|(c, u)| Ask { challenge: c.as_uuid(), user: *u }).collect();
+    run_batch(db, &asks, path).await
+}
+
+async fn writer(db: Db, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        commit_batch(&db, std::mem::take(&mut batch)).await;
+    }
+}
+
+async fn commit_batch(db: &Db, jobs: Vec<Job>) {
+    let size = jobs.len();
+    metrics::histogram!("join_batch_size").record(size as f64);
+    let asks: Vec<Ask> = jobs.iter().map(Job::ask).collect();
+    match run_batch(db, &asks, Path::Together).await {
+        Ok(answers) => {
+            for (job, answer) in jobs.into_iter().zip(answers) {
+                let _ = job.reply.send(answer);
+            }
+        }
+        // The commit itself failed (a lost connection, a serialisation failure): nothing of the batch was kept,
+        // so each join is tried again on its own, and its own outcome is the answer.
+        Err(e) => {
+            tracing::warn!(error = %e, size, "join batch failed; retrying one by one");
+            for job in jobs {
+                let answer = run_batch(db, &[job.ask()], Path::Together)
+                    .await
+                    .and_then(|mut a| a.pop().unwrap_or_else(|| Err(ApiError::internal(&"empty batch answer"))));
+                let _ = job.reply.send(answer);
+            }
+        }
+    }
+}
+
+/// Runs the jobs in one transaction: decided together when it can ([`together`]), otherwise each in a savepoint.
+/// The outer error means the transaction did not commit. Each challenge joined is read once for the answers, so each
+/// answer shows the challenge as the batch's commit leaves it.
+async fn run_batch(db: &Db, asks: &[Ask], path: Path) -> ApiResult<Vec<ApiResult<Challenge>>> {
+    let now = Utc::now().timestamp_millis();
+    let mut tx = db.begin_write().await?;
+    savepoint(&mut tx, "SAVEPOINT join_together").await?;
+    let tried = match path {
+        Path::Together => together::join(&mut tx, asks, now).await,
+        Path::OneAtATime => Ok(None),
+    };
+    let outcomes = match tried {
+        Ok(Some(outcomes)) => {
+            savepoint(&mut tx, "RELEASE SAVEPOINT join_together").await?;
+            metrics::counter!("join_batches_total", "path" => "together").increment(1);
+            outcomes
+        }
+        other => {
+            if let Err(e) = other {
+                tracing::warn!(error = %e, size = asks.len(), "join batch could not be decided together; one by one");
+            }
+            savepoint(&mut tx, "ROLLBACK TO SAVEPOINT join_together").await?;
+            savepoint(&mut tx, "RELEASE SAVEPOINT join_together").await?;
+            metrics::counter!("join_batches_total", "path" => "one_at_a_time").increment(1);
+            one_by_one(&mut tx, asks, now).await?
+        }
+    };
+    let mut joined: HashMap<Uuid, Challenge> = HashMap::new();
+    for id in outcomes.iter().flatten() {
+        if !joined.contains_key(id) {
+            let row = load(&mut tx, *id).await?;
+            joined.insert(*id, view(&row, true));
+        }
+    }
+    tx.commit().await.map_err(|e| if e.unique_violation().is_some() { already_joined() } else { e.into() })?;
+    let answers = outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome.and_then(|id| {
+                joined.get(&id).cloned().ok_or_else(|| ApiError::internal(&"a joined challenge was not read back"))
+            })
+        })
+        .collect();
+    Ok(answers)
+}
+
+/// The joins one at a time, each in its own savepoint so a refusal undoes only itself; the confirmations are
+/// recorded together at the end.
+async fn one_by_one(tx: &mut Tx, asks: &[Ask], now: i64) -> ApiResult<Vec<ApiResult<Uuid>>> {
+    let mut outcomes: Vec<ApiResult<Uuid>> = Vec::with_capacity(asks.len());
+    let mut notes = Vec::new();
+    // Challenges found full in this transaction. It only adds participants, so a seat cannot free up before it
+    // commits: later joins into them are refused at the cost of one read (whether the person is already in,
+    // which is the answer that takes precedence) instead of a savepoint and the seat update each.
+    let mut full: HashSet<Uuid> = HashSet::new();
+    for ask in asks {
+        let challenge = ask.challenge;
+        if full.contains(&challenge) {
+            let inside = store::challenges::active_participation(tx, challenge, ask.user.as_uuid()).await?;
+            outcomes.push(Err(if inside.is_some() { already_joined() } else { challenge_full() }));
+            continue;
+        }
+        savepoint(tx, "SAVEPOINT join_one").await?;
+        match take_part(tx, challenge, ask.user, now).await {
+            Ok(row) => {
+                savepoint(tx, "RELEASE SAVEPOINT join_one").await?;
+                notes.push(join_note(&row, ask.user));
+                outcomes.push(Ok(challenge));
+            }
+            Err(e) => {
+                savepoint(tx, "ROLLBACK TO SAVEPOINT join_one").await?;
+                savepoint(tx, "RELEASE SAVEPOINT join_one").await?;
+                if e.code == ErrorCode::ChallengeFull {
+                    full.insert(challenge);
+                }
+                outcomes.push(Err(e));
+            }
+        }
+    }
+    notify::record_many(tx, notify::Kind::JoinConfirmed, JOIN_TITLE, &notes, now).await?;
+    Ok(outcomes)
+}
+
+async fn savepoint(tx: &mut Tx, sql: &str) -> ApiResult<()> {
+    crate::on_conn!(tx, c => sqlx::query(sql).execute(&mut *c).await.map_err(crate::store::StoreError::from)?.rows_affected());
+    Ok(())
+}
