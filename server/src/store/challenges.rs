@@ -848,6 +848,17 @@ pub async fn finish_runs(tx: &mut Tx, runs: &[(i64, i64, Option<i64>)], now_ms: 
     Ok(())
 }
 
+/// Reads many challenges without locking them, in ascending id order.
+pub async fn get_many(tx: &mut Tx, ids: &[Uuid]) -> StoreResult<Vec<ChallengeRow>> {
+    rows_for_ids(tx, ids, |list| {
+        format!(
+            "SELECT {CHALLENGE_COLUMNS} FROM challenges c JOIN users u ON u.id = c.creator_id \
+             WHERE c.id IN ({list}) ORDER BY c.id"
+        )
+    })
+    .await
+}
+
 /// Locks (PostgreSQL: in ascending id order, as [`lock`] would one by one) and reads many challenges.
 pub async fn lock_many(tx: &mut Tx, ids: &[Uuid]) -> StoreResult<Vec<ChallengeRow>> {
     let lock = if tx.is_postgres() { " FOR UPDATE OF c" } else { "" };

@@ -35,29 +35,28 @@ pub(super) struct Ask {
 /// before the call and goes one by one); otherwise each join's outcome, in order.
 pub(super) async fn join(tx: &mut Tx, asks: &[Ask], now: i64) -> ApiResult<Option<Vec<ApiResult<Uuid>>>> {
     let ids: Vec<Uuid> = asks.iter().map(|a| a.challenge).collect::<BTreeSet<_>>().into_iter().collect();
-    let rows: HashMap<Uuid, ChallengeRow> =
-        store::challenges::lock_many(tx, &ids).await?.into_iter().map(|r| (r.id, r)).collect();
     let pairs: Vec<(Uuid, Uuid)> =
         asks.iter().map(|a| (a.challenge, a.user.as_uuid())).collect::<BTreeSet<_>>().into_iter().collect();
-    let mut inside: HashSet<(Uuid, Uuid)> = store::challenges::active_pairs(tx, &pairs).await?.into_iter().collect();
+    // On PostgreSQL a row lock is a write, paid for with a flush at commit. A batch of refusals only (the challenge
+    // is full, they are in already) needs none: it is answered from what was committed when it was read, as any
+    // read is. Only when someone may get in are the challenges locked and read again, with the participations
+    // read after the lock.
+    let mut seen = Seen::read(tx, &ids, &pairs, !tx.is_postgres()).await?;
+    if !seen.locked && asks.iter().any(|a| seen.hopeful(a)) {
+        seen = Seen::read(tx, &ids, &pairs, true).await?;
+    }
 
-    // Seats left where a join can still land, and who may join them: only their wallets and escrows are locked.
-    let mut seats: HashMap<Uuid, i64> = rows
-        .values()
-        .filter(|r| r.deleted_at.is_none() && status_of(r) == ChallengeStatus::Recruiting)
-        .map(|r| (r.id, (r.capacity - r.participant_count).max(0)))
-        .filter(|(_, n)| *n > 0)
-        .collect();
-    let hopeful = |a: &Ask| seats.contains_key(&a.challenge) && !inside.contains(&(a.challenge, a.user.as_uuid()));
-    let users: Vec<UserId> = asks.iter().filter(|a| hopeful(a)).map(|a| a.user).collect();
+    // Only the wallets and escrows of those who may get in are locked.
+    let users: Vec<UserId> = asks.iter().filter(|a| seen.hopeful(a)).map(|a| a.user).collect();
     let escrows: Vec<AccountId> = asks
         .iter()
-        .filter(|a| hopeful(a))
+        .filter(|a| seen.hopeful(a))
         .map(|a| a.challenge)
         .collect::<BTreeSet<_>>()
         .into_iter()
         .map(AccountId::escrow_challenge)
         .collect();
+    let Seen { rows, mut inside, mut seats, .. } = seen;
     let mut spends = if users.is_empty() { None } else { Some(Spends::lock(tx, &users, &escrows).await?) };
 
     let mut outcomes = Vec::with_capacity(asks.len());
@@ -127,4 +126,37 @@ pub(super) async fn join(tx: &mut Tx, asks: &[Ask], now: i64) -> ApiResult<Optio
     }
     notify::record_many(tx, notify::Kind::JoinConfirmed, JOIN_TITLE, &notes, now).await?;
     Ok(Some(outcomes))
+}
+
+/// The batch's challenges and who of its people is in them already.
+struct Seen {
+    rows: HashMap<Uuid, ChallengeRow>,
+    inside: HashSet<(Uuid, Uuid)>,
+    /// Free seats of the challenges a join can still land in.
+    seats: HashMap<Uuid, i64>,
+    locked: bool,
+}
+
+impl Seen {
+    async fn read(tx: &mut Tx, ids: &[Uuid], pairs: &[(Uuid, Uuid)], lock: bool) -> ApiResult<Seen> {
+        let rows = if lock {
+            store::challenges::lock_many(tx, ids).await?
+        } else {
+            store::challenges::get_many(tx, ids).await?
+        };
+        let rows: HashMap<Uuid, ChallengeRow> = rows.into_iter().map(|r| (r.id, r)).collect();
+        let inside = store::challenges::active_pairs(tx, pairs).await?.into_iter().collect();
+        let seats = rows
+            .values()
+            .filter(|r| r.deleted_at.is_none() && status_of(r) == ChallengeStatus::Recruiting)
+            .map(|r| (r.id, (r.capacity - r.participant_count).max(0)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        Ok(Seen { rows, inside, seats, locked: lock })
+    }
+
+    /// Whether this join may get in (a seat is free and the person is not in yet).
+    fn hopeful(&self, a: &Ask) -> bool {
+        self.seats.contains_key(&a.challenge) && !self.inside.contains(&(a.challenge, a.user.as_uuid()))
+    }
 }
