@@ -355,23 +355,35 @@ pub async fn active_participation(tx: &mut Tx, challenge: Uuid, user: Uuid) -> S
 /// The pairs among `pairs` (challenge, user) that are active participations: the already-joined check of a whole
 /// batch of joins in one read.
 pub async fn active_pairs(tx: &mut Tx, pairs: &[(Uuid, Uuid)]) -> StoreResult<Vec<(Uuid, Uuid)>> {
-    let mut out = Vec::new();
-    for part in pairs.chunks(rows_per_statement(2)) {
-        let sql = format!(
-            "WITH v (challenge_id, user_id) AS (VALUES {}) SELECT p.challenge_id, p.user_id FROM participations p \
-             JOIN v ON p.challenge_id = v.challenge_id AND p.user_id = v.user_id WHERE p.left_at IS NULL",
-            value_rows(tx.is_postgres(), part.len(), 2, 1)
-        );
-        let rows: Vec<(Uuid, Uuid)> = on_conn!(tx, conn => {
-            let mut q = sqlx::query_as(&sql);
-            for (challenge, user) in part {
-                q = q.bind(*challenge).bind(*user);
-            }
-            q.fetch_all(&mut *conn).await?
-        });
-        out.extend(rows);
+    if pairs.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    const SELECT: &str = "SELECT p.challenge_id, p.user_id FROM participations p JOIN v \
+        ON p.challenge_id = v.challenge_id AND p.user_id = v.user_id WHERE p.left_at IS NULL";
+    match tx {
+        // Two arrays: one statement text whatever the batch's size (see `rows_for_ids`).
+        Tx::Postgres(c) => {
+            let (challenges, users): (Vec<Uuid>, Vec<Uuid>) = pairs.iter().copied().unzip();
+            let sql =
+                format!("WITH v (challenge_id, user_id) AS (SELECT * FROM unnest($1::uuid[], $2::uuid[])) {SELECT}");
+            Ok(sqlx::query_as(&sql).bind(challenges).bind(users).fetch_all(&mut **c).await?)
+        }
+        Tx::Sqlite(c) => {
+            let mut out = Vec::new();
+            for part in pairs.chunks(rows_per_statement(2)) {
+                let sql = format!(
+                    "WITH v (challenge_id, user_id) AS (VALUES {}) {SELECT}",
+                    value_rows(false, part.len(), 2, 1)
+                );
+                let mut q = sqlx::query_as::<_, (Uuid, Uuid)>(&sql);
+                for (challenge, user) in part {
+                    q = q.bind(*challenge).bind(*user);
+                }
+                out.extend(q.fetch_all(&mut **c).await?);
+            }
+            Ok(out)
+        }
+    }
 }
 
 /// A participation to insert with [`insert_participations`].

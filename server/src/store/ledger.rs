@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{StoreResult, Tx, param_list, rows_for_ids, rows_per_statement, value_rows};
+use super::{StoreResult, Tx, rows_for_ids, rows_per_statement, value_rows};
 use crate::on_conn;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -297,34 +297,15 @@ pub async fn transfers_by_keys(tx: &mut Tx, keys: &[String]) -> StoreResult<Vec<
 
 /// Keys among `keys` that already name a transfer, and transfers already reversing one of `originals`.
 pub async fn transfers_taken(tx: &mut Tx, keys: &[String], originals: &[Uuid]) -> StoreResult<Vec<String>> {
-    let mut out = Vec::new();
-    for part in keys.chunks(rows_per_statement(1)) {
-        let sql =
-            format!("SELECT key FROM ledger_transfers WHERE key IN ({})", param_list(tx.is_postgres(), part.len(), 1));
-        let found: Vec<String> = on_conn!(tx, c => {
-            let mut q = sqlx::query_scalar(&sql);
-            for k in part {
-                q = q.bind(k);
-            }
-            q.fetch_all(&mut *c).await?
-        });
-        out.extend(found);
-    }
-    for part in originals.chunks(rows_per_statement(1)) {
-        let sql = format!(
-            "SELECT key FROM ledger_transfers WHERE reverses IN ({})",
-            param_list(tx.is_postgres(), part.len(), 1)
-        );
-        let found: Vec<String> = on_conn!(tx, c => {
-            let mut q = sqlx::query_scalar(&sql);
-            for id in part {
-                q = q.bind(*id);
-            }
-            q.fetch_all(&mut *c).await?
-        });
-        out.extend(found);
-    }
-    Ok(out)
+    let mut out: Vec<(String,)> =
+        rows_for_ids(tx, keys, |list| format!("SELECT key FROM ledger_transfers WHERE key IN ({list})")).await?;
+    out.extend(
+        rows_for_ids::<_, (String,)>(tx, originals, |list| {
+            format!("SELECT key FROM ledger_transfers WHERE reverses IN ({list})")
+        })
+        .await?,
+    );
+    Ok(out.into_iter().map(|(k,)| k).collect())
 }
 
 /// (transfer, lot, delta) of the lot moves of these transfers; each transfer's moves in the order they were written.
@@ -339,22 +320,11 @@ pub async fn lot_moves_of_many(tx: &mut Tx, transfers: &[Uuid]) -> StoreResult<V
 /// so two transactions never wait on each other in a cycle over accounts). `ids` must be sorted and distinct.
 pub async fn lock_accounts(tx: &mut Tx, ids: &[&str]) -> StoreResult<Vec<AccountRow>> {
     let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
-    let mut out = Vec::with_capacity(ids.len());
-    for part in ids.chunks(rows_per_statement(1)) {
-        let sql = format!(
-            "SELECT id, kind, balance, entry_count FROM ledger_accounts WHERE id IN ({}) ORDER BY id{lock}",
-            param_list(tx.is_postgres(), part.len(), 1)
-        );
-        let rows: Vec<AccountRow> = on_conn!(tx, c => {
-            let mut q = sqlx::query_as::<_, AccountRow>(&sql);
-            for id in part {
-                q = q.bind(*id);
-            }
-            q.fetch_all(&mut *c).await?
-        });
-        out.extend(rows);
-    }
-    Ok(out)
+    let ids: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+    rows_for_ids(tx, &ids, |list| {
+        format!("SELECT id, kind, balance, entry_count FROM ledger_accounts WHERE id IN ({list}) ORDER BY id{lock}")
+    })
+    .await
 }
 
 pub async fn insert_transfers(tx: &mut Tx, rows: &[TransferRow]) -> StoreResult<()> {

@@ -259,33 +259,48 @@ pub(crate) fn value_rows(postgres: bool, rows: usize, cols: usize, first: usize)
     out
 }
 
-/// The rows of a query whose only parameters are an IN list of `ids`: `sql` gets the list's placeholders and
-/// returns the statement; it runs once per chunk of ids that fits in a statement, and the rows come back in order.
+/// The rows of a query whose only parameters are an IN list of `ids`: `sql` gets what goes inside `IN (…)` and
+/// returns the statement, and the rows come back in order.
+///
+/// On PostgreSQL the list is one array parameter (`IN (SELECT unnest($1))`), so the statement's text is the same
+/// whatever the number of ids and is prepared once per connection; a list of placeholders would make every length a
+/// statement of its own, which under varying batch sizes keeps the connection's statement cache preparing. SQLite
+/// prepares in-process at little cost and gets the placeholders, one chunk of ids per statement.
 pub(crate) async fn rows_for_ids<K, T>(tx: &mut Tx, ids: &[K], sql: impl Fn(&str) -> String) -> StoreResult<Vec<T>>
 where
     K: Sync
+        + Clone
         + for<'q> sqlx::Encode<'q, Sqlite>
         + sqlx::Type<Sqlite>
         + for<'q> sqlx::Encode<'q, Postgres>
-        + sqlx::Type<Postgres>,
+        + sqlx::Type<Postgres>
+        + sqlx::postgres::PgHasArrayType,
     T: Send
         + Unpin
         + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
         + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
 {
-    let mut out = Vec::new();
-    for part in ids.chunks(rows_per_statement(1)) {
-        let sql = sql(&param_list(tx.is_postgres(), part.len(), 1));
-        let rows: Vec<T> = crate::on_conn!(tx, conn => {
-            let mut q = sqlx::query_as::<_, T>(&sql);
-            for id in part {
-                q = q.bind(id);
-            }
-            q.fetch_all(&mut *conn).await?
-        });
-        out.extend(rows);
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    match tx {
+        Tx::Postgres(c) => {
+            let sql = sql("SELECT unnest($1)");
+            Ok(sqlx::query_as::<_, T>(&sql).bind(ids.to_vec()).fetch_all(&mut **c).await?)
+        }
+        Tx::Sqlite(c) => {
+            let mut out = Vec::new();
+            for part in ids.chunks(rows_per_statement(1)) {
+                let sql = sql(&param_list(false, part.len(), 1));
+                let mut q = sqlx::query_as::<_, T>(&sql);
+                for id in part {
+                    q = q.bind(id);
+                }
+                out.extend(q.fetch_all(&mut **c).await?);
+            }
+            Ok(out)
+        }
+    }
 }
 
 /// How many rows of `cols` values one statement may carry. Both engines cap the parameters of a statement (SQLite at
