@@ -306,7 +306,7 @@ pub(super) struct Running {
     wallet: bool,
     balance_before: i64,
     count_before: i64,
-    pub(super) balance: i64,
+    balance: i64,
     count: i64,
 }
 

@@ -78,14 +78,11 @@ impl Spends {
                 return Err(LedgerError::NoAccount(account.to_string()));
             }
         }
-        let balance = self.accounts.get(from.as_str()).map_or(0, |a| a.balance);
         let lots = self.lots.entry(from.as_str().to_owned()).or_default();
         let taken = fifo::allocate(lots, amount)
             .map_err(|short| LedgerError::InsufficientPoints { available: short.available, needed: amount })?;
-        if balance < amount.get() {
-            return Err(LedgerError::InsufficientPoints { available: Points::new(balance), needed: amount });
-        }
         let id = Uuid::now_v7();
+        // Checks the balance itself (a wallet never below zero) before it changes anything.
         post(&mut self.accounts, &mut self.entries, from.as_str(), to.as_str(), amount.get(), id, now_ms)?;
         for (lot, take) in &taken {
             if let Some(open) = lots.iter_mut().find(|l| l.id == *lot) {
