@@ -2,6 +2,7 @@
 
 use uuid::Uuid;
 
+use super::bulk::{self, Col};
 use super::{StoreResult, Tx, param, param_list, rows_for_ids, rows_per_statement, value_rows};
 use crate::on_conn;
 
@@ -139,29 +140,23 @@ pub async fn take_seat(tx: &mut Tx, id: Uuid, now_ms: i64) -> StoreResult<Option
 /// the last seat, the version. A challenge without `n` free seats or not recruiting is left unchanged, so the caller
 /// compares the returned number of challenges changed with what it asked for.
 pub async fn take_seats(tx: &mut Tx, seats: &[(Uuid, i64)], now_ms: i64) -> StoreResult<u64> {
-    let mut changed = 0;
-    for part in seats.chunks(rows_per_statement(2)) {
-        let pg = tx.is_postgres();
-        let sql = format!(
-            "WITH v (id, n) AS (VALUES {}) UPDATE challenges \
+    let cols = [
+        Col::Uuid(seats.iter().map(|s| s.0).collect()),
+        Col::Int(seats.iter().map(|s| s.1).collect()),
+        Col::Int(vec![now_ms; seats.len()]),
+    ];
+    bulk::execute(tx, &cols, |rows| {
+        format!(
+            "WITH v (id, n, now) AS ({rows}) UPDATE challenges \
              SET participant_count = challenges.participant_count + v.n, \
              status = CASE WHEN challenges.participant_count + v.n >= challenges.capacity THEN 'READY' \
              ELSE challenges.status END, \
-             version = challenges.version + v.n, updated_at = {} FROM v \
+             version = challenges.version + v.n, updated_at = v.now FROM v \
              WHERE challenges.id = v.id AND challenges.status = 'RECRUITING' \
-             AND challenges.participant_count + v.n <= challenges.capacity AND challenges.deleted_at IS NULL",
-            value_rows(pg, part.len(), 2, 1),
-            param(pg, part.len() * 2 + 1)
-        );
-        changed += on_conn!(tx, conn => {
-            let mut q = sqlx::query(&sql);
-            for (id, n) in part {
-                q = q.bind(*id).bind(*n);
-            }
-            q.bind(now_ms).execute(&mut *conn).await?.rows_affected()
-        });
-    }
-    Ok(changed)
+             AND challenges.participant_count + v.n <= challenges.capacity AND challenges.deleted_at IS NULL"
+        )
+    })
+    .await
 }
 
 /// Frees a seat before the start; a READY challenge goes back to RECRUITING.
@@ -397,19 +392,17 @@ pub struct NewParticipation {
 
 /// [`insert_participation`] for many, in the order given.
 pub async fn insert_participations(tx: &mut Tx, rows: &[NewParticipation], now_ms: i64) -> StoreResult<()> {
-    for part in rows.chunks(rows_per_statement(5)) {
-        let sql = format!(
-            "INSERT INTO participations (id, challenge_id, user_id, stake, joined_at) VALUES {}",
-            value_rows(tx.is_postgres(), part.len(), 5, 1)
-        );
-        on_conn!(tx, conn => {
-            let mut q = sqlx::query(&sql);
-            for p in part {
-                q = q.bind(p.id).bind(p.challenge).bind(p.user).bind(p.stake).bind(now_ms);
-            }
-            q.execute(&mut *conn).await?.rows_affected()
-        });
-    }
+    let cols = [
+        Col::Uuid(rows.iter().map(|p| p.id).collect()),
+        Col::Uuid(rows.iter().map(|p| p.challenge).collect()),
+        Col::Uuid(rows.iter().map(|p| p.user).collect()),
+        Col::Int(rows.iter().map(|p| p.stake).collect()),
+        Col::Int(vec![now_ms; rows.len()]),
+    ];
+    bulk::execute(tx, &cols, |rows| {
+        format!("INSERT INTO participations (id, challenge_id, user_id, stake, joined_at) {rows}")
+    })
+    .await?;
     Ok(())
 }
 
@@ -493,41 +486,50 @@ pub async fn outcomes_recorded(tx: &mut Tx, challenge: Uuid) -> StoreResult<i64>
 
 /// Records many participants' results in one statement per batch; see [`set_outcome`].
 pub async fn set_outcomes(tx: &mut Tx, rows: &[(Uuid, &str, i64)]) -> StoreResult<()> {
-    for part in rows.chunks(rows_per_statement(3)) {
-        let sql = format!(
-            "WITH v (id, outcome, prize) AS (VALUES {}) UPDATE participations SET outcome = v.outcome, \
-             prize = v.prize FROM v WHERE participations.id = v.id",
-            value_rows(tx.is_postgres(), part.len(), 3, 1)
-        );
-        on_conn!(tx, conn => {
-            let mut q = sqlx::query(&sql);
-            for (id, outcome, prize) in part {
-                q = q.bind(*id).bind(*outcome).bind(*prize);
-            }
-            q.execute(&mut *conn).await?.rows_affected()
-        });
-    }
+    let cols = [
+        Col::Uuid(rows.iter().map(|r| r.0).collect()),
+        Col::Text(rows.iter().map(|r| r.1).collect()),
+        Col::Int(rows.iter().map(|r| r.2).collect()),
+    ];
+    bulk::execute(tx, &cols, |rows| {
+        format!(
+            "WITH v (id, outcome, prize) AS ({rows}) UPDATE participations SET outcome = v.outcome, \
+             prize = v.prize FROM v WHERE participations.id = v.id"
+        )
+    })
+    .await?;
     Ok(())
+}
+
+/// [`set_outcomes`] and [`mark_settled_many`] in one write, for participants planned and paid in the same
+/// transaction; returns how many changed (a participant already paid is left alone, so the caller can compare).
+pub async fn set_outcomes_settled(tx: &mut Tx, rows: &[(Uuid, &str, i64)], now_ms: i64) -> StoreResult<u64> {
+    let cols = [
+        Col::Uuid(rows.iter().map(|r| r.0).collect()),
+        Col::Text(rows.iter().map(|r| r.1).collect()),
+        Col::Int(rows.iter().map(|r| r.2).collect()),
+        Col::Int(vec![now_ms; rows.len()]),
+    ];
+    bulk::execute(tx, &cols, |rows| {
+        format!(
+            "WITH v (id, outcome, prize, now) AS ({rows}) UPDATE participations SET outcome = v.outcome, \
+             prize = v.prize, settled_at = v.now FROM v \
+             WHERE participations.id = v.id AND participations.settled_at IS NULL"
+        )
+    })
+    .await
 }
 
 /// Marks participants paid; returns how many were not yet (a previous run's are left alone).
 pub async fn mark_settled_many(tx: &mut Tx, participations: &[Uuid], now_ms: i64) -> StoreResult<u64> {
-    let mut n = 0;
-    for part in participations.chunks(rows_per_statement(1)) {
-        let sql = format!(
-            "UPDATE participations SET settled_at = {} WHERE settled_at IS NULL AND id IN ({})",
-            param(tx.is_postgres(), 1),
-            param_list(tx.is_postgres(), part.len(), 2)
-        );
-        n += on_conn!(tx, conn => {
-            let mut q = sqlx::query(&sql).bind(now_ms);
-            for id in part {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *conn).await?.rows_affected()
-        });
-    }
-    Ok(n)
+    let cols = [Col::Uuid(participations.to_vec()), Col::Int(vec![now_ms; participations.len()])];
+    bulk::execute(tx, &cols, |rows| {
+        format!(
+            "WITH v (id, now) AS ({rows}) UPDATE participations SET settled_at = v.now FROM v \
+             WHERE participations.id = v.id AND participations.settled_at IS NULL"
+        )
+    })
+    .await
 }
 
 /// A challenge's settlement totals over its active participants: (participants, winners, failed stakes, prizes).
@@ -819,44 +821,29 @@ pub async fn release_leases(tx: &mut Tx, names: &[String], holder: &str) -> Stor
 
 /// [`start_run`] for many challenges; returns (challenge, run id).
 pub async fn start_runs(tx: &mut Tx, challenges: &[Uuid], now_ms: i64) -> StoreResult<Vec<(Uuid, i64)>> {
-    let pg = tx.is_postgres();
-    let mut out = Vec::with_capacity(challenges.len());
-    for part in challenges.chunks(rows_per_statement(2)) {
-        let sql = format!(
-            "INSERT INTO settlement_runs (challenge_id, started_at) VALUES {} RETURNING challenge_id, id",
-            value_rows(pg, part.len(), 2, 1)
-        );
-        let rows: Vec<(Uuid, i64)> = on_conn!(tx, conn => {
-            let mut q = sqlx::query_as(&sql);
-            for id in part {
-                q = q.bind(*id).bind(now_ms);
-            }
-            q.fetch_all(&mut *conn).await?
-        });
-        out.extend(rows);
-    }
-    Ok(out)
+    let cols = [Col::Uuid(challenges.to_vec()), Col::Int(vec![now_ms; challenges.len()])];
+    bulk::fetch(tx, &cols, |rows| {
+        format!("INSERT INTO settlement_runs (challenge_id, started_at) {rows} RETURNING challenge_id, id")
+    })
+    .await
 }
 
 /// Closes many runs: (run, participants settled by it, winners), with no error.
 pub async fn finish_runs(tx: &mut Tx, runs: &[(i64, i64, Option<i64>)], now_ms: i64) -> StoreResult<()> {
-    let pg = tx.is_postgres();
-    for part in runs.chunks(rows_per_statement(3)) {
-        let sql = format!(
-            "WITH v (id, settled, winners) AS (VALUES {}) UPDATE settlement_runs SET \
-             settled = settlement_runs.settled + v.settled, winners = v.winners, error = NULL, finished_at = {} \
-             FROM v WHERE settlement_runs.id = v.id",
-            value_rows(pg, part.len(), 3, 1),
-            param(pg, part.len() * 3 + 1)
-        );
-        on_conn!(tx, conn => {
-            let mut q = sqlx::query(&sql);
-            for (run, settled, winners) in part {
-                q = q.bind(*run).bind(*settled).bind(*winners);
-            }
-            q.bind(now_ms).execute(&mut *conn).await?.rows_affected()
-        });
-    }
+    let cols = [
+        Col::Int(runs.iter().map(|r| r.0).collect()),
+        Col::Int(runs.iter().map(|r| r.1).collect()),
+        Col::OptInt(runs.iter().map(|r| r.2).collect()),
+        Col::Int(vec![now_ms; runs.len()]),
+    ];
+    bulk::execute(tx, &cols, |rows| {
+        format!(
+            "WITH v (id, settled, winners, now) AS ({rows}) UPDATE settlement_runs SET \
+             settled = settlement_runs.settled + v.settled, winners = v.winners, error = NULL, finished_at = v.now \
+             FROM v WHERE settlement_runs.id = v.id"
+        )
+    })
+    .await?;
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 
 use uuid::Uuid;
 
-use super::{StoreResult, Tx, rows_for_ids, rows_per_statement, value_rows};
+use super::bulk::{self, Col};
+use super::{StoreResult, Tx, rows_for_ids};
 use crate::on_conn;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -328,29 +329,24 @@ pub async fn lock_accounts(tx: &mut Tx, ids: &[&str]) -> StoreResult<Vec<Account
 }
 
 pub async fn insert_transfers(tx: &mut Tx, rows: &[TransferRow]) -> StoreResult<()> {
-    for part in rows.chunks(rows_per_statement(9)) {
-        let sql = format!(
+    let cols = [
+        Col::Uuid(rows.iter().map(|t| t.id).collect()),
+        Col::Text(rows.iter().map(|t| t.key.as_str()).collect()),
+        Col::Text(rows.iter().map(|t| t.kind.as_str()).collect()),
+        Col::Text(rows.iter().map(|t| t.from_account.as_str()).collect()),
+        Col::Text(rows.iter().map(|t| t.to_account.as_str()).collect()),
+        Col::Int(rows.iter().map(|t| t.amount).collect()),
+        Col::Text(rows.iter().map(|t| t.reference.as_str()).collect()),
+        Col::OptUuid(rows.iter().map(|t| t.reverses).collect()),
+        Col::Int(rows.iter().map(|t| t.created_at).collect()),
+    ];
+    bulk::execute(tx, &cols, |rows| {
+        format!(
             "INSERT INTO ledger_transfers (id, key, kind, from_account, to_account, amount, reference, reverses, \
-             created_at) VALUES {}",
-            value_rows(tx.is_postgres(), part.len(), 9, 1)
-        );
-        on_conn!(tx, c => {
-            let mut q = sqlx::query(&sql);
-            for t in part {
-                q = q
-                    .bind(t.id)
-                    .bind(&t.key)
-                    .bind(&t.kind)
-                    .bind(&t.from_account)
-                    .bind(&t.to_account)
-                    .bind(t.amount)
-                    .bind(&t.reference)
-                    .bind(t.reverses)
-                    .bind(t.created_at);
-            }
-            q.execute(&mut *c).await?.rows_affected()
-        });
-    }
+             created_at) {rows}"
+        )
+    })
+    .await?;
     Ok(())
 }
 
@@ -366,25 +362,18 @@ pub struct NewEntry {
 }
 
 pub async fn insert_entries(tx: &mut Tx, rows: &[NewEntry]) -> StoreResult<()> {
-    for part in rows.chunks(rows_per_statement(6)) {
-        let sql = format!(
-            "INSERT INTO ledger_entries (account_id, seq, transfer_id, amount, balance_after, created_at) VALUES {}",
-            value_rows(tx.is_postgres(), part.len(), 6, 1)
-        );
-        on_conn!(tx, c => {
-            let mut q = sqlx::query(&sql);
-            for e in part {
-                q = q
-                    .bind(&e.account_id)
-                    .bind(e.seq)
-                    .bind(e.transfer_id)
-                    .bind(e.amount)
-                    .bind(e.balance_after)
-                    .bind(e.created_at);
-            }
-            q.execute(&mut *c).await?.rows_affected()
-        });
-    }
+    let cols = [
+        Col::Text(rows.iter().map(|e| e.account_id.as_str()).collect()),
+        Col::Int(rows.iter().map(|e| e.seq).collect()),
+        Col::Uuid(rows.iter().map(|e| e.transfer_id).collect()),
+        Col::Int(rows.iter().map(|e| e.amount).collect()),
+        Col::Int(rows.iter().map(|e| e.balance_after).collect()),
+        Col::Int(rows.iter().map(|e| e.created_at).collect()),
+    ];
+    bulk::execute(tx, &cols, |rows| {
+        format!("INSERT INTO ledger_entries (account_id, seq, transfer_id, amount, balance_after, created_at) {rows}")
+    })
+    .await?;
     Ok(())
 }
 
@@ -402,99 +391,70 @@ pub struct BalanceChange {
 /// values the batch was computed from (the caller holds the lock, so anything else is a bug, refused by the count);
 /// wallets never go below zero. Returns how many accounts changed.
 pub async fn set_balances(tx: &mut Tx, rows: &[BalanceChange]) -> StoreResult<u64> {
-    let mut changed = 0;
-    for part in rows.chunks(rows_per_statement(5)) {
-        let sql = format!(
-            "WITH v (id, balance_before, count_before, balance_after, count_after) AS (VALUES {}) \
+    let cols = [
+        Col::Text(rows.iter().map(|b| b.account_id.as_str()).collect()),
+        Col::Int(rows.iter().map(|b| b.balance_before).collect()),
+        Col::Int(rows.iter().map(|b| b.count_before).collect()),
+        Col::Int(rows.iter().map(|b| b.balance_after).collect()),
+        Col::Int(rows.iter().map(|b| b.count_after).collect()),
+    ];
+    bulk::execute(tx, &cols, |rows| {
+        format!(
+            "WITH v (id, balance_before, count_before, balance_after, count_after) AS ({rows}) \
              UPDATE ledger_accounts SET balance = v.balance_after, entry_count = v.count_after FROM v \
              WHERE ledger_accounts.id = v.id AND ledger_accounts.balance = v.balance_before \
              AND ledger_accounts.entry_count = v.count_before \
-             AND (ledger_accounts.kind <> 'WALLET' OR v.balance_after >= 0)",
-            value_rows(tx.is_postgres(), part.len(), 5, 1)
-        );
-        changed += on_conn!(tx, c => {
-            let mut q = sqlx::query(&sql);
-            for b in part {
-                q = q
-                    .bind(&b.account_id)
-                    .bind(b.balance_before)
-                    .bind(b.count_before)
-                    .bind(b.balance_after)
-                    .bind(b.count_after);
-            }
-            q.execute(&mut *c).await?.rows_affected()
-        });
-    }
-    Ok(changed)
+             AND (ledger_accounts.kind <> 'WALLET' OR v.balance_after >= 0)"
+        )
+    })
+    .await
 }
 
 /// Adds `delta` to each lot (each lot at most once), refusing any that would go below zero or above its original
 /// amount. Returns how many lots changed; the lot moves are recorded separately.
 pub async fn move_lots(tx: &mut Tx, deltas: &[(i64, i64)]) -> StoreResult<u64> {
-    let mut changed = 0;
-    for part in deltas.chunks(rows_per_statement(2)) {
-        let sql = format!(
-            "WITH v (id, delta) AS (VALUES {}) \
+    let cols = [Col::Int(deltas.iter().map(|d| d.0).collect()), Col::Int(deltas.iter().map(|d| d.1).collect())];
+    bulk::execute(tx, &cols, |rows| {
+        format!(
+            "WITH v (id, delta) AS ({rows}) \
              UPDATE ledger_lots SET remaining = ledger_lots.remaining + v.delta FROM v \
              WHERE ledger_lots.id = v.id AND ledger_lots.remaining + v.delta >= 0 \
-             AND ledger_lots.remaining + v.delta <= ledger_lots.original",
-            value_rows(tx.is_postgres(), part.len(), 2, 1)
-        );
-        changed += on_conn!(tx, c => {
-            let mut q = sqlx::query(&sql);
-            for (lot, delta) in part {
-                q = q.bind(*lot).bind(*delta);
-            }
-            q.execute(&mut *c).await?.rows_affected()
-        });
-    }
-    Ok(changed)
+             AND ledger_lots.remaining + v.delta <= ledger_lots.original"
+        )
+    })
+    .await
 }
 
 /// New lots, in the order given (so their ids, which FIFO spends follow, grow in that order). Returns
 /// (transfer id, lot id) pairs; each lot comes from its own transfer.
 pub async fn insert_lots(tx: &mut Tx, lots: &[NewLot<'_>]) -> StoreResult<Vec<(Uuid, i64)>> {
-    let mut out = Vec::with_capacity(lots.len());
-    for part in lots.chunks(rows_per_statement(7)) {
-        let sql = format!(
+    let cols = [
+        Col::Text(lots.iter().map(|l| l.account_id).collect()),
+        Col::Text(lots.iter().map(|l| l.source).collect()),
+        Col::OptText(lots.iter().map(|l| l.payment_order_id).collect()),
+        Col::Uuid(lots.iter().map(|l| l.transfer_id).collect()),
+        Col::Int(lots.iter().map(|l| l.amount).collect()),
+        Col::Int(lots.iter().map(|l| l.amount).collect()),
+        Col::Int(lots.iter().map(|l| l.now_ms).collect()),
+    ];
+    bulk::fetch(tx, &cols, |rows| {
+        format!(
             "INSERT INTO ledger_lots (account_id, source, payment_order_id, transfer_id, original, remaining, \
-             created_at) VALUES {} RETURNING transfer_id, id",
-            value_rows(tx.is_postgres(), part.len(), 7, 1)
-        );
-        let rows: Vec<(Uuid, i64)> = on_conn!(tx, c => {
-            let mut q = sqlx::query_as(&sql);
-            for l in part {
-                q = q
-                    .bind(l.account_id)
-                    .bind(l.source)
-                    .bind(l.payment_order_id)
-                    .bind(l.transfer_id)
-                    .bind(l.amount)
-                    .bind(l.amount)
-                    .bind(l.now_ms);
-            }
-            q.fetch_all(&mut *c).await?
-        });
-        out.extend(rows);
-    }
-    Ok(out)
+             created_at) {rows} RETURNING transfer_id, id"
+        )
+    })
+    .await
 }
 
 /// Records (transfer, lot, delta) lot moves in the order given.
 pub async fn record_lot_moves(tx: &mut Tx, moves: &[(Uuid, i64, i64)]) -> StoreResult<()> {
-    for part in moves.chunks(rows_per_statement(3)) {
-        let sql = format!(
-            "INSERT INTO ledger_lot_moves (transfer_id, lot_id, delta) VALUES {}",
-            value_rows(tx.is_postgres(), part.len(), 3, 1)
-        );
-        on_conn!(tx, c => {
-            let mut q = sqlx::query(&sql);
-            for (transfer, lot, delta) in part {
-                q = q.bind(*transfer).bind(*lot).bind(*delta);
-            }
-            q.execute(&mut *c).await?.rows_affected()
-        });
-    }
+    let cols = [
+        Col::Uuid(moves.iter().map(|m| m.0).collect()),
+        Col::Int(moves.iter().map(|m| m.1).collect()),
+        Col::Int(moves.iter().map(|m| m.2).collect()),
+    ];
+    bulk::execute(tx, &cols, |rows| format!("INSERT INTO ledger_lot_moves (transfer_id, lot_id, delta) {rows}"))
+        .await?;
     Ok(())
 }
 

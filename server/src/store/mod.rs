@@ -9,6 +9,7 @@
 //! On SQLite every write transaction starts with `BEGIN IMMEDIATE` on a single writer connection, so writers queue
 //! in the pool instead of failing with `SQLITE_BUSY` when a deferred transaction tries to upgrade.
 
+mod bulk;
 pub mod challenges;
 pub mod idempotency;
 pub mod ledger;

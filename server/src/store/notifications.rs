@@ -4,7 +4,8 @@ use uuid::Uuid;
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{StoreError, StoreResult, Tx, param_list, rows_per_statement, value_rows};
+use super::bulk::{self, Col};
+use super::{StoreError, StoreResult, Tx, rows_for_ids};
 use crate::on_conn;
 
 pub struct NewNotification<'a> {
@@ -70,80 +71,65 @@ pub async fn insert_many(tx: &mut Tx, items: &[NewNotification<'_>]) -> StoreRes
     for n in items {
         *per_user.entry(n.user_id).or_default() += 1;
     }
-    let users: Vec<(Uuid, i64)> = per_user.into_iter().collect();
-    let mut last: HashMap<Uuid, i64> = HashMap::with_capacity(users.len());
-    for part in users.chunks(rows_per_statement(2)) {
-        if tx.is_postgres() {
-            let sql = format!(
-                "SELECT id FROM users WHERE id IN ({}) ORDER BY id FOR UPDATE",
-                param_list(tx.is_postgres(), part.len(), 1)
-            );
-            on_conn!(tx, conn => {
-                let mut q = sqlx::query_scalar::<_, Uuid>(&sql);
-                for (user, _) in part {
-                    q = q.bind(*user);
-                }
-                q.fetch_all(&mut *conn).await?.len()
-            });
-        }
-        let sql = format!(
-            "WITH v (id, n) AS (VALUES {}) UPDATE users SET notification_seq = users.notification_seq + v.n \
-             FROM v WHERE users.id = v.id RETURNING users.id, users.notification_seq",
-            value_rows(tx.is_postgres(), part.len(), 2, 1)
-        );
-        let rows: Vec<(Uuid, i64)> = on_conn!(tx, conn => {
-            let mut q = sqlx::query_as(&sql);
-            for (user, n) in part {
-                q = q.bind(*user).bind(*n);
-            }
-            q.fetch_all(&mut *conn).await?
-        });
-        last.extend(rows);
+    let users: Vec<Uuid> = per_user.keys().copied().collect();
+    if tx.is_postgres() {
+        let _: Vec<(Uuid,)> = rows_for_ids(tx, &users, |list| {
+            format!("SELECT id FROM users WHERE id IN ({list}) ORDER BY id FOR UPDATE")
+        })
+        .await?;
     }
+    let cols = [Col::Uuid(users.clone()), Col::Int(per_user.values().copied().collect())];
+    let last: HashMap<Uuid, i64> = bulk::fetch::<(Uuid, i64)>(tx, &cols, |rows| {
+        format!(
+            "WITH v (id, n) AS ({rows}) UPDATE users SET notification_seq = users.notification_seq + v.n \
+             FROM v WHERE users.id = v.id RETURNING users.id, users.notification_seq"
+        )
+    })
+    .await?
+    .into_iter()
+    .collect();
     // The numbers each user took, handed out in order: user with k items and last number m gets m-k+1 … m.
     let mut next: HashMap<Uuid, i64> = HashMap::with_capacity(users.len());
-    for (user, n) in &users {
+    for (user, n) in &per_user {
         let Some(m) = last.get(user) else { return Err(StoreError::Db(sqlx::Error::RowNotFound)) };
         next.insert(*user, m - n + 1);
     }
-    let mut rows = Vec::with_capacity(items.len());
+    let mut ids = Vec::with_capacity(items.len());
+    let mut seqs = Vec::with_capacity(items.len());
     for n in items {
         let seq = next.get_mut(&n.user_id).ok_or(StoreError::Db(sqlx::Error::RowNotFound))?;
-        rows.push((Uuid::now_v7(), *seq, n));
+        ids.push(Uuid::now_v7());
+        seqs.push(*seq);
         *seq += 1;
     }
-    for part in rows.chunks(rows_per_statement(8)) {
-        let sql = format!(
-            "INSERT INTO notifications (id, user_id, kind, title, body, data, created_at, seq) VALUES {}",
-            value_rows(tx.is_postgres(), part.len(), 8, 1)
-        );
-        on_conn!(tx, conn => {
-            let mut q = sqlx::query(&sql);
-            for (id, seq, n) in part {
-                q = q.bind(*id).bind(n.user_id).bind(n.kind).bind(n.title).bind(n.body).bind(n.data).bind(n.now_ms).bind(*seq);
-            }
-            q.execute(&mut *conn).await?.rows_affected()
-        });
-    }
-    for part in rows.chunks(rows_per_statement(1)) {
-        let sql = format!(
-            "INSERT INTO notification_deliveries (notification_id, user_id, device_token, next_attempt_at, \
+    let cols = [
+        Col::Uuid(ids.clone()),
+        Col::Uuid(items.iter().map(|n| n.user_id).collect()),
+        Col::Text(items.iter().map(|n| n.kind).collect()),
+        Col::Text(items.iter().map(|n| n.title).collect()),
+        Col::Text(items.iter().map(|n| n.body).collect()),
+        Col::Text(items.iter().map(|n| n.data).collect()),
+        Col::Int(items.iter().map(|n| n.now_ms).collect()),
+        Col::Int(seqs),
+    ];
+    bulk::execute(tx, &cols, |rows| {
+        format!("INSERT INTO notifications (id, user_id, kind, title, body, data, created_at, seq) {rows}")
+    })
+    .await?;
+    let cols = [Col::Uuid(ids.clone())];
+    bulk::execute(tx, &cols, |rows| {
+        format!(
+            "WITH v (id) AS ({rows}) \
+             INSERT INTO notification_deliveries (notification_id, user_id, device_token, next_attempt_at, \
              created_at, updated_at) \
              SELECT n.id, d.user_id, d.token, n.created_at, n.created_at, n.created_at \
-             FROM notifications n JOIN devices d ON d.user_id = n.user_id WHERE n.id IN ({}) \
-             AND NOT EXISTS (SELECT 1 FROM notification_mutes m WHERE m.user_id = n.user_id AND m.kind = n.kind) \
-             ORDER BY n.id, d.token",
-            param_list(tx.is_postgres(), part.len(), 1)
-        );
-        on_conn!(tx, conn => {
-            let mut q = sqlx::query(&sql);
-            for (id, _, _) in part {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *conn).await?.rows_affected()
-        });
-    }
-    Ok(rows.into_iter().map(|(id, _, _)| id).collect())
+             FROM v JOIN notifications n ON n.id = v.id JOIN devices d ON d.user_id = n.user_id \
+             WHERE NOT EXISTS (SELECT 1 FROM notification_mutes m WHERE m.user_id = n.user_id AND m.kind = n.kind) \
+             ORDER BY n.id, d.token"
+        )
+    })
+    .await?;
+    Ok(ids)
 }
 
 /// (kind, data) of a user's notifications, oldest first.

@@ -103,6 +103,8 @@ pub(super) async fn settle(
     let mut pending: HashMap<Uuid, Vec<PendingRow>> = HashMap::with_capacity(active.len());
     if !unplanned.is_empty() {
         let people = group(sql::plan_rows_of_many(tx, &unplanned).await?, |p: &PlanRow| p.challenge_id);
+        // Those not paid yet are paid in this transaction, so their plan and their settled mark are one write.
+        let mut settling = Vec::new();
         let mut rows_to_write = Vec::new();
         for row in active.iter().filter(|r| unplanned.contains(&r.id)) {
             let Some(people) = people.get(&row.id) else { continue };
@@ -123,9 +125,14 @@ pub(super) async fn settle(
                 })
                 .collect();
             pending.insert(row.id, unpaid);
-            rows_to_write.extend(plan);
+            for (p, planned) in people.iter().zip(plan) {
+                if p.settled_at.is_none() { settling.push(planned) } else { rows_to_write.push(planned) }
+            }
         }
         sql::set_outcomes(tx, &rows_to_write).await?;
+        if sql::set_outcomes_settled(tx, &settling, now).await? != settling.len() as u64 {
+            return Ok(None);
+        }
     }
     let planned_before: Vec<Uuid> = active_ids.iter().copied().filter(|id| !unplanned.contains(id)).collect();
     if !planned_before.is_empty() {
@@ -146,7 +153,9 @@ pub(super) async fn settle(
     if batch::return_stakes_with_prizes(tx, &returns, now).await? == BatchOutcome::NeedsOneByOne {
         return Ok(None);
     }
-    let paying_ids: Vec<Uuid> = paying.iter().map(|p| p.id).collect();
+    // Those planned in an earlier run are marked paid now (the others were, with their plan).
+    let before: HashSet<Uuid> = planned_before.iter().copied().collect();
+    let paying_ids: Vec<Uuid> = paying.iter().filter(|p| before.contains(&p.challenge_id)).map(|p| p.id).collect();
     if sql::mark_settled_many(tx, &paying_ids, now).await? != paying_ids.len() as u64 {
         return Ok(None);
     }
