@@ -13,6 +13,7 @@ on_both_databases!(
     one_key_moves_money_once,
     reversal_restores_the_very_lots_a_spend_consumed,
     cash_refunds_only_from_unspent_charged_lots,
+    the_database_refuses_dangling_references_and_changes_to_the_ledger,
 );
 
 async fn db_for(backend: Backend) -> (TestDatabase, Db) {
@@ -191,4 +192,111 @@ async fn cash_refunds_only_from_unspent_charged_lots(backend: Backend) {
     assert!(matches!(refused, Err(LedgerError::LotNotRefundable(_))), "{refused:?}");
     drop(tx);
     assert_ledger_ok(&db).await;
+}
+
+/// A value bound to a statement of [`refused`].
+#[derive(Clone)]
+enum Val {
+    U(uuid::Uuid),
+    T(String),
+    I(i64),
+}
+
+/// Runs one statement in its own transaction and says whether the database refused it; a refused statement leaves
+/// nothing behind (the transaction is rolled back).
+async fn refused(db: &Db, sql: &str, args: &[Val]) -> bool {
+    let mut tx = db.begin_write().await.unwrap();
+    let result = nene_server::on_conn!(&mut tx, c => {
+        let mut q = sqlx::query(sql);
+        for a in args {
+            q = match a {
+                Val::U(u) => q.bind(*u),
+                Val::T(t) => q.bind(t.clone()),
+                Val::I(i) => q.bind(*i),
+            };
+        }
+        q.execute(&mut *c).await.map(|r| r.rows_affected())
+    });
+    match result {
+        Ok(_) => {
+            tx.commit().await.unwrap();
+            false
+        }
+        Err(_) => true,
+    }
+}
+
+/// Whatever the code does, the database itself keeps every ledger row pointing at rows that exist, and keeps
+/// transfers, entries and lot moves as written (PostgreSQL checks the references once per statement, SQLite with
+/// foreign keys).
+async fn the_database_refuses_dangling_references_and_changes_to_the_ledger(backend: Backend) {
+    let (_guard, db) = db_for(backend).await;
+    let user = direct_user(&db, "keeper").await;
+    credit_charge(&db, user, 1_000, "order-kept").await;
+    let wallet = AccountId::wallet(user);
+    let w = Val::T(wallet.as_str().to_owned());
+    let nobody = Val::T("wallet:nobody".to_owned());
+    let mut tx = db.begin_read().await.unwrap();
+    let (transfer, lot): (uuid::Uuid, i64) = nene_server::on_conn!(&mut tx, c => sqlx::query_as(
+            "SELECT transfer_id, id FROM ledger_lots WHERE account_id = $1")
+        .bind(wallet.as_str()).fetch_one(&mut *c).await.unwrap());
+    drop(tx);
+    let (t, l) = (Val::U(transfer), Val::I(lot));
+    let ghost = Val::U(uuid::Uuid::now_v7());
+
+    // Dangling references, one kind at a time (beside a good row where a statement takes several): the whole
+    // statement is refused.
+    let transfer_sql = "INSERT INTO ledger_transfers (id, key, kind, from_account, to_account, amount, reference, \
+                        reverses, created_at) VALUES ($1, 'k', 'PAYOUT', 'payments:toss', $2, 1, 'r', $3, 0)";
+    let entries_sql = "INSERT INTO ledger_entries (account_id, seq, transfer_id, amount, balance_after, created_at) \
+                       VALUES ($1, 100, $2, 1, 1, 0), ($3, 101, $4, 1, 1, 0)";
+    let lot_sql = "INSERT INTO ledger_lots (account_id, source, transfer_id, original, remaining, created_at) \
+                   VALUES ($1, 'REWARD', $2, 1, 1, 0)";
+    let move_sql = "INSERT INTO ledger_lot_moves (transfer_id, lot_id, delta) VALUES ($1, $2, 1)";
+    let new_id = || Val::U(uuid::Uuid::now_v7());
+    let dangling: Vec<(&str, Vec<Val>)> = vec![
+        (transfer_sql, vec![new_id(), nobody.clone(), Val::U(transfer)]),
+        (transfer_sql, vec![new_id(), w.clone(), ghost.clone()]),
+        (entries_sql, vec![w.clone(), t.clone(), nobody.clone(), t.clone()]),
+        (entries_sql, vec![w.clone(), t.clone(), w.clone(), ghost.clone()]),
+        (lot_sql, vec![nobody.clone(), t.clone()]),
+        (lot_sql, vec![w.clone(), ghost.clone()]),
+        (move_sql, vec![ghost.clone(), l.clone()]),
+        (move_sql, vec![t.clone(), Val::I(lot + 1_000)]),
+    ];
+    for (sql, args) in &dangling {
+        assert!(refused(&db, sql, args).await, "accepted: {sql}");
+    }
+
+    // Rows once written stay as written; accounts and lots keep their keys and are never removed.
+    let changes: Vec<(&str, Vec<Val>)> = vec![
+        ("UPDATE ledger_transfers SET amount = amount + 1", vec![]),
+        ("DELETE FROM ledger_transfers", vec![]),
+        ("UPDATE ledger_entries SET amount = amount + 1", vec![]),
+        ("DELETE FROM ledger_entries", vec![]),
+        ("UPDATE ledger_lot_moves SET delta = delta + 1", vec![]),
+        ("DELETE FROM ledger_lot_moves", vec![]),
+        ("DELETE FROM ledger_accounts WHERE id = $1", vec![w.clone()]),
+        ("UPDATE ledger_accounts SET id = 'wallet:other' WHERE id = $1", vec![w.clone()]),
+        ("DELETE FROM ledger_lots WHERE id = $1", vec![l.clone()]),
+        ("UPDATE ledger_lots SET account_id = 'payments:toss' WHERE id = $1", vec![l.clone()]),
+    ];
+    for (sql, args) in &changes {
+        assert!(refused(&db, sql, args).await, "accepted: {sql}");
+    }
+
+    // The same statements with good references go through (so the refusals above were the references'), and the
+    // ledger's own work still does.
+    let good_transfer = uuid::Uuid::now_v7();
+    let ok = [
+        (transfer_sql, vec![Val::U(good_transfer), w.clone(), Val::U(transfer)]),
+        (lot_sql, vec![w.clone(), Val::U(good_transfer)]),
+        (move_sql, vec![Val::U(good_transfer), l.clone()]),
+    ];
+    for (sql, args) in &ok {
+        assert!(!refused(&db, sql, args).await, "refused: {sql}");
+    }
+    let escrow = open_escrow(&db, uuid::Uuid::now_v7()).await;
+    spend(&db, "kept-spend", user, &escrow, 300).await.unwrap();
+    assert_eq!(balance(&db, user).await.0, 700);
 }
