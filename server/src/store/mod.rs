@@ -159,7 +159,10 @@ impl Db {
     }
 
     async fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<Db> {
-        let options = PgConnectOptions::from_str(url)?;
+        // No JIT: the server's statements run in milliseconds, and compiling one whose estimated cost crosses
+        // `jit_above_cost` (settlement's multi-row writes and reads do) takes tens of milliseconds. Measured:
+        // settlement batches went from 479 to 419 ms.
+        let options = PgConnectOptions::from_str(url)?.options([("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30))

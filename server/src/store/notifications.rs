@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::bulk::{self, Col};
 use super::{StoreError, StoreResult, Tx, rows_for_ids};
@@ -116,7 +116,17 @@ pub async fn insert_many(tx: &mut Tx, items: &[NewNotification<'_>]) -> StoreRes
         format!("INSERT INTO notifications (id, user_id, kind, title, body, data, created_at, seq) {rows}")
     })
     .await?;
-    let cols = [Col::Uuid(ids.clone())];
+    // Deliveries, for the notifications of those who have a device: found first with one look-up per person,
+    // so a batch for people without devices (or with few) does not join every notification against the devices.
+    let with_device: HashSet<Uuid> =
+        rows_for_ids(tx, &users, |list| format!("SELECT DISTINCT user_id FROM devices WHERE user_id IN ({list})"))
+            .await?
+            .into_iter()
+            .map(|(user,): (Uuid,)| user)
+            .collect();
+    let delivered: Vec<Uuid> =
+        ids.iter().zip(items).filter(|(_, n)| with_device.contains(&n.user_id)).map(|(id, _)| *id).collect();
+    let cols = [Col::Uuid(delivered)];
     bulk::execute(tx, &cols, |rows| {
         format!(
             "WITH v (id) AS ({rows}) \
