@@ -43,29 +43,20 @@ END $$;
 CREATE TRIGGER ledger_transfers_references AFTER INSERT ON ledger_transfers
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ledger_transfers_references();
 
-CREATE FUNCTION ledger_entries_references() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+-- Entries and lots both refer to an account and a transfer.
+CREATE FUNCTION ledger_account_and_transfer_references() RETURNS TRIGGER LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM new_rows n
                WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = n.account_id)
                   OR NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = n.transfer_id)) THEN
-        PERFORM ledger_refuse_missing('a ledger entry');
+        PERFORM ledger_refuse_missing('a row of ' || TG_TABLE_NAME);
     END IF;
     RETURN NULL;
 END $$;
 CREATE TRIGGER ledger_entries_references AFTER INSERT ON ledger_entries
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ledger_entries_references();
-
-CREATE FUNCTION ledger_lots_references() RETURNS TRIGGER LANGUAGE plpgsql AS $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM new_rows n
-               WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.id = n.account_id)
-                  OR NOT EXISTS (SELECT 1 FROM ledger_transfers t WHERE t.id = n.transfer_id)) THEN
-        PERFORM ledger_refuse_missing('a ledger lot');
-    END IF;
-    RETURN NULL;
-END $$;
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ledger_account_and_transfer_references();
 CREATE TRIGGER ledger_lots_references AFTER INSERT ON ledger_lots
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ledger_lots_references();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ledger_account_and_transfer_references();
 
 CREATE FUNCTION ledger_lot_moves_references() RETURNS TRIGGER LANGUAGE plpgsql AS $$
 BEGIN
