@@ -486,11 +486,7 @@ pub async fn outcomes_recorded(tx: &mut Tx, challenge: Uuid) -> StoreResult<i64>
 
 /// Records many participants' results in one statement per batch; see [`set_outcome`].
 pub async fn set_outcomes(tx: &mut Tx, rows: &[(Uuid, &str, i64)]) -> StoreResult<()> {
-    let cols = [
-        Col::Uuid(rows.iter().map(|r| r.0).collect()),
-        Col::Text(rows.iter().map(|r| r.1).collect()),
-        Col::Int(rows.iter().map(|r| r.2).collect()),
-    ];
+    let cols = outcome_columns(rows);
     bulk::execute(tx, &cols, |rows| {
         format!(
             "WITH v (id, outcome, prize) AS ({rows}) UPDATE participations SET outcome = v.outcome, \
@@ -501,15 +497,20 @@ pub async fn set_outcomes(tx: &mut Tx, rows: &[(Uuid, &str, i64)]) -> StoreResul
     Ok(())
 }
 
-/// [`set_outcomes`] and [`mark_settled_many`] in one write, for participants planned and paid in the same
-/// transaction; returns how many changed (a participant already paid is left alone, so the caller can compare).
-pub async fn set_outcomes_settled(tx: &mut Tx, rows: &[(Uuid, &str, i64)], now_ms: i64) -> StoreResult<u64> {
-    let cols = [
+/// (participation, outcome, prize) as the columns of a bulk write.
+fn outcome_columns<'a>(rows: &[(Uuid, &'a str, i64)]) -> Vec<Col<'a>> {
+    vec![
         Col::Uuid(rows.iter().map(|r| r.0).collect()),
         Col::Text(rows.iter().map(|r| r.1).collect()),
         Col::Int(rows.iter().map(|r| r.2).collect()),
-        Col::Int(vec![now_ms; rows.len()]),
-    ];
+    ]
+}
+
+/// [`set_outcomes`] and [`mark_settled_many`] in one write, for participants planned and paid in the same
+/// transaction; returns how many changed (a participant already paid is left alone, so the caller can compare).
+pub async fn set_outcomes_settled(tx: &mut Tx, rows: &[(Uuid, &str, i64)], now_ms: i64) -> StoreResult<u64> {
+    let mut cols = outcome_columns(rows);
+    cols.push(Col::Int(vec![now_ms; rows.len()]));
     bulk::execute(tx, &cols, |rows| {
         format!(
             "WITH v (id, outcome, prize, now) AS ({rows}) UPDATE participations SET outcome = v.outcome, \
