@@ -72,14 +72,20 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);
     loop {
+        // `biased`, shutdown first: the shutdown future is polled before anything is accepted, so the signal
+        // handler it installs on its first poll is in place before the first answer goes out (unbiased, a ready
+        // branch polled first could serve requests while a SIGTERM still had its default, fatal effect).
         let slot = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
             slot = slots.clone().acquire_owned() => match slot {
                 Ok(slot) => slot,
                 Err(_) => break,
             },
-            () = &mut shutdown => break,
         };
         let (stream, peer) = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -91,7 +97,6 @@ pub async fn serve(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
         };
         let open = limits.max_connections - slots.available_permits();
         let keep_alive = open < limits.keep_alive_below;
