@@ -1,5 +1,6 @@
 //! Cursors for lists ordered newest first by (creation time, id): `<created_at millis>_<id>` of the last item a
-//! page showed. Opaque to clients; a malformed one is a 400 naming the `cursor` field.
+//! page showed; or, for a list with a number of its own, that number. Opaque to clients; a malformed one is a 400
+//! naming the `cursor` field.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -17,6 +18,17 @@ pub fn parse<Id: FromStr>(cursor: Option<&str>) -> ApiResult<Option<(i64, Id)>> 
             .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.parse::<Id>().ok()?)))
             .map(Some)
             .ok_or_else(|| ApiError::validation(BTreeMap::from([("cursor".to_owned(), FieldCode::Invalid)]))),
+    }
+}
+
+/// Parses `?cursor=` of a list ordered by a number of its own (the inbox, by each person's notification number).
+pub fn parse_number(cursor: Option<&str>) -> ApiResult<Option<i64>> {
+    match cursor {
+        None | Some("") => Ok(None),
+        Some(c) => c
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::validation(BTreeMap::from([("cursor".to_owned(), FieldCode::Invalid)]))),
     }
 }
 
@@ -39,5 +51,8 @@ mod tests {
         assert_eq!(parse::<uuid::Uuid>(Some("")).unwrap(), None);
         assert!(parse::<uuid::Uuid>(Some("yesterday")).is_err());
         assert!(parse::<uuid::Uuid>(Some("12_not-a-uuid")).is_err());
+        assert_eq!(parse_number(Some("42")).unwrap(), Some(42));
+        assert_eq!(parse_number(None).unwrap(), None);
+        assert!(parse_number(Some("1700000000000_0190")).is_err());
     }
 }

@@ -36,9 +36,10 @@ pub fn view(row: &InboxRow) -> Notification {
     }
 }
 
-/// Newest first; the cursor is `<created_at>_<id>` of the last one seen.
+/// Newest first, by the per-person number given at insertion (what the app's sync pulls by too); the cursor is
+/// the number of the last one seen.
 pub async fn list(db: &Db, user: UserId, q: &NotificationQuery) -> ApiResult<Page<Notification>> {
-    let before = crate::cursor::parse(q.cursor.as_deref())?;
+    let before = crate::cursor::parse_number(q.cursor.as_deref())?;
     let limit = i64::from(q.limit.unwrap_or(20).clamp(1, 100));
     let mut tx = db.begin_read().await?;
     let rows =
@@ -46,7 +47,7 @@ pub async fn list(db: &Db, user: UserId, q: &NotificationQuery) -> ApiResult<Pag
     let more = rows.len() as i64 > limit;
     let items = rows.iter().take(limit as usize).map(view).collect();
     let next_cursor =
-        if more { rows.get(limit as usize - 1).map(|r| crate::cursor::after(r.created_at, r.id)) } else { None };
+        if more { rows.get(limit as usize - 1).and_then(|r| r.seq).map(|seq| seq.to_string()) } else { None };
     Ok(Page { items, next_cursor })
 }
 

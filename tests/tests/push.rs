@@ -297,6 +297,28 @@ async fn muted_kinds_stay_in_the_inbox_and_the_inbox_api_works(backend: Backend)
     assert_eq!(unread["items"].as_array().unwrap().len(), 1);
     assert_eq!(unread["items"][0]["body"], "second");
 
+    // Pages, newest first, one at a time: every notification once, then no cursor.
+    notify_user(s, user, "third").await;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/notifications?limit=1&cursor={c}"),
+            None => "/api/v1/notifications?limit=1".to_owned(),
+        };
+        let (status, page) = s.get(&path, Some(&token)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+        seen.push(page["items"][0]["body"].as_str().unwrap().to_owned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["third", "second", "muted one"]);
+    let (status, body) = s.get("/api/v1/notifications?cursor=yesterday", Some(&token)).await;
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"));
+
     // Devices: bad tokens are refused; one's own device can be removed, another's cannot.
     let (status, body) = s.post("/api/v1/devices", Some(&token), &json!({"platform": "WEB", "token": ""})).await;
     assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"));

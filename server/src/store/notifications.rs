@@ -145,7 +145,7 @@ pub async fn insert_many(tx: &mut Tx, items: &[NewNotification<'_>]) -> StoreRes
 /// (kind, data) of a user's notifications, oldest first.
 pub async fn kinds_of(tx: &mut Tx, user: Uuid) -> StoreResult<Vec<(String, String)>> {
     Ok(on_conn!(tx, conn => sqlx::query_as(
-            "SELECT kind, data FROM notifications WHERE user_id = $1 ORDER BY created_at, id")
+            "SELECT kind, data FROM notifications WHERE user_id = $1 ORDER BY seq")
         .bind(user)
         .fetch_all(&mut *conn)
         .await?))
@@ -166,27 +166,25 @@ pub struct InboxRow {
     pub pending: i64,
 }
 
-/// A user's inbox, newest first, below the cursor (created_at, id).
+/// A user's inbox, newest first (by the per-person number), below the number `before`.
 pub async fn inbox(
     tx: &mut Tx,
     user: Uuid,
     unread_only: bool,
-    before: Option<(i64, Uuid)>,
+    before: Option<i64>,
     limit: i64,
 ) -> StoreResult<Vec<InboxRow>> {
-    let (before_at, before_id) = before.unzip();
     Ok(on_conn!(tx, conn => sqlx::query_as::<_, InboxRow>(
             "SELECT n.id, n.seq, n.kind, n.title, n.body, n.data, n.created_at, n.read_at, \
              (SELECT COUNT(*) FROM notification_deliveries d WHERE d.notification_id = n.id) AS deliveries, \
              (SELECT COUNT(*) FROM notification_deliveries d WHERE d.notification_id = n.id AND d.status = 'SENT') AS sent, \
              (SELECT COUNT(*) FROM notification_deliveries d WHERE d.notification_id = n.id AND d.status = 'PENDING') AS pending \
              FROM notifications n WHERE n.user_id = $1 AND ($2 = FALSE OR n.read_at IS NULL) \
-             AND ($3 IS NULL OR n.created_at < $3 OR (n.created_at = $3 AND n.id < $4)) \
-             ORDER BY n.created_at DESC, n.id DESC LIMIT $5")
+             AND ($3 IS NULL OR n.seq < $3) \
+             ORDER BY n.seq DESC LIMIT $4")
         .bind(user)
         .bind(unread_only)
-        .bind(before_at)
-        .bind(before_id)
+        .bind(before)
         .bind(limit)
         .fetch_all(&mut *conn)
         .await?))
