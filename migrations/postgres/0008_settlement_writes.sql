@@ -4,6 +4,11 @@
 -- participants touched about one page of it per person.
 DROP INDEX notifications_user;
 
+-- Lot moves are read by transfer (what a spend took, what a reversal restores); by lot only by the invariant check,
+-- which sums them all in one pass. The index by lot was another page per person for every settlement: each
+-- winner's stake return restores a move on that person's oldest lots.
+DROP INDEX ledger_lot_moves_lot;
+
 -- A participation is written once when someone joins and updated once when the challenge is settled (outcome,
 -- prize, paid). None of those columns is indexed, so with room left on the row's page the update is a HOT update:
 -- the new version goes on the same page and none of the four indexes is written again. Without room each settled

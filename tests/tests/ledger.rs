@@ -299,4 +299,12 @@ async fn the_database_refuses_dangling_references_and_changes_to_the_ledger(back
     let escrow = open_escrow(&db, uuid::Uuid::now_v7()).await;
     spend(&db, "kept-spend", user, &escrow, 300).await.unwrap();
     assert_eq!(balance(&db, user).await.0, 700);
+
+    // Those rows went around the ledger's code, and its check says so: lot `lot` got a move its remaining amount
+    // does not show, and the new lot has no move at all.
+    let report = ledger::check::run(&db).await.unwrap();
+    let lots = report.checks.iter().find(|c| c.name == "each_lot_remaining_equals_its_moves").unwrap();
+    assert!(!lots.ok && !report.ok, "{lots:?}");
+    assert!(lots.detail.contains(&format!("({lot}, ")), "{lots:?}");
+    assert_eq!(lots.detail.matches("), (").count(), 1, "two lots disagree: {lots:?}");
 }

@@ -505,15 +505,16 @@ pub async fn transfers_not_applied_once(tx: &mut Tx) -> StoreResult<(i64, Vec<St
     Ok((total, bad))
 }
 
-/// Lots whose remaining amount is not the sum of their moves.
+/// Lots whose remaining amount is not the sum of their moves. The moves are summed in one pass (no index by lot:
+/// nothing else reads them that way).
 pub async fn lots_disagreeing_with_moves(tx: &mut Tx) -> StoreResult<(i64, Vec<(i64, i64, i64)>)> {
     let total: i64 = on_conn!(tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM ledger_lots")
         .fetch_one(&mut *c)
         .await?);
     let bad: Vec<(i64, i64, i64)> = on_conn!(tx, c => sqlx::query_as(
-            "SELECT l.id, l.remaining, CAST(COALESCE(SUM(m.delta), 0) AS BIGINT) \
-             FROM ledger_lots l LEFT JOIN ledger_lot_moves m ON m.lot_id = l.id \
-             GROUP BY l.id, l.remaining HAVING l.remaining <> COALESCE(SUM(m.delta), 0) ORDER BY l.id LIMIT 5")
+            "SELECT l.id, l.remaining, CAST(COALESCE(m.total, 0) AS BIGINT) \
+             FROM ledger_lots l LEFT JOIN (SELECT lot_id, SUM(delta) AS total FROM ledger_lot_moves GROUP BY lot_id) m \
+             ON m.lot_id = l.id WHERE l.remaining <> COALESCE(m.total, 0) ORDER BY l.id LIMIT 5")
         .fetch_all(&mut *c)
         .await?);
     Ok((total, bad))
