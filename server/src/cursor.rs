@@ -11,24 +11,24 @@ use crate::error::{ApiError, ApiResult};
 
 /// Parses `?cursor=`; `None` (or empty) means the first page.
 pub fn parse<Id: FromStr>(cursor: Option<&str>) -> ApiResult<Option<(i64, Id)>> {
-    match cursor {
-        None | Some("") => Ok(None),
-        Some(c) => c
-            .split_once('_')
-            .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.parse::<Id>().ok()?)))
-            .map(Some)
-            .ok_or_else(|| ApiError::validation(BTreeMap::from([("cursor".to_owned(), FieldCode::Invalid)]))),
-    }
+    parse_with(cursor, |c| {
+        let (at, id) = c.split_once('_')?;
+        Some((at.parse::<i64>().ok()?, id.parse::<Id>().ok()?))
+    })
 }
 
 /// Parses `?cursor=` of a list ordered by a number of its own (the inbox, by each person's notification number).
 pub fn parse_number(cursor: Option<&str>) -> ApiResult<Option<i64>> {
+    parse_with(cursor, |c| c.parse::<i64>().ok())
+}
+
+/// `None` (or empty) is the first page; anything `read` cannot make sense of is a 400 naming `cursor`.
+fn parse_with<T>(cursor: Option<&str>, read: impl FnOnce(&str) -> Option<T>) -> ApiResult<Option<T>> {
     match cursor {
         None | Some("") => Ok(None),
-        Some(c) => c
-            .parse::<i64>()
+        Some(c) => read(c)
             .map(Some)
-            .map_err(|_| ApiError::validation(BTreeMap::from([("cursor".to_owned(), FieldCode::Invalid)]))),
+            .ok_or_else(|| ApiError::validation(BTreeMap::from([("cursor".to_owned(), FieldCode::Invalid)]))),
     }
 }
 
