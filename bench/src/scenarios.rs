@@ -4,11 +4,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use nene_server::challenges::{scheduler, settle};
+use nene_server::challenges::{batch, scheduler, settle};
 use nene_server::ledger::{self, AccountId};
 use nene_server::sandbox::fcm::FcmSandbox;
 use nene_server::sandbox::toss::TossSandbox;
 use nene_server::store::{self, Db};
+use nene_shared::challenges::ChallengeId;
 use nene_shared::ledger::TransferKind;
 use nene_shared::{Points, UserId};
 use nene_tests::{Backend, TestDatabase, TestServer, move_clock_to};
@@ -493,6 +494,7 @@ pub async fn settlement(backend: Backend, challenges: usize, per: usize) -> (Row
     let pool = setup::users(&db, pool_size, 1_000 * each).await;
     let start_day = s.state.clock.now().with_timezone(&chrono_tz::Asia::Seoul).date_naive() + chrono::Duration::days(1);
     let mut ids = Vec::with_capacity(challenges);
+    let mut joins = Vec::with_capacity(challenges * per);
     for c in 0..challenges {
         let creator = pool[c % pool.len()].0;
         let id = bare_challenge(&db, creator, per).await;
@@ -508,15 +510,18 @@ pub async fn settlement(backend: Backend, challenges: usize, per: usize) -> (Row
             "UPDATE challenges SET start_date = $2, end_date = $2, proof_days = 1, starts_at = $3, ends_at = $4 WHERE id = $1")
             .bind(id).bind(start_day.to_string()).bind(starts.starts_at().timestamp_millis()).bind(starts.ends_at().timestamp_millis())
             .execute(&mut *conn).await.expect("dates").rows_affected());
-        let now = chrono::Utc::now().timestamp_millis();
-        for k in 0..per {
-            let user = pool[(c * per + k) % pool.len()].0;
-            if let Err(e) = nene_server::challenges::join_in(&mut tx, id, user, now).await {
-                panic!("set-up join failed: {e}");
-            }
-        }
         tx.commit().await.expect("commit");
+        for k in 0..per {
+            joins.push((ChallengeId::from_uuid(id), pool[(c * per + k) % pool.len()].0));
+        }
         ids.push(id);
+    }
+    // The joins go through the server's own group commit, a writer's batch at a time.
+    for batch in joins.chunks(batch::MAX_BATCH) {
+        let answers = batch::commit(&db, batch, batch::Path::Together).await.expect("set-up join batch");
+        if let Some(Err(e)) = answers.into_iter().find(Result::is_err) {
+            panic!("set-up join failed: {e}");
+        }
     }
     move_clock_to(&s, start_day);
     while scheduler::step(&s.state).await.unwrap_or(0) > 0 {}

@@ -31,7 +31,7 @@ mod together;
 use together::Ask;
 
 /// The most joins committed together.
-const MAX_BATCH: usize = 512;
+pub const MAX_BATCH: usize = 512;
 
 struct Job {
     challenge: ChallengeId,
