@@ -313,11 +313,14 @@ pub async fn claim(
          (SELECT title FROM notifications n WHERE n.id = notification_id) AS title, \
          (SELECT body FROM notifications n WHERE n.id = notification_id) AS body, \
          (SELECT data FROM notifications n WHERE n.id = notification_id) AS data";
+    // PostgreSQL joins each claimed row to its message once; SQLite's RETURNING cannot name an UPDATE's FROM
+    // tables, so there each column is a look-up of its own.
     let sql = if tx.is_postgres() {
         format!(
             "WITH due AS MATERIALIZED ({DUE} FOR UPDATE SKIP LOCKED) \
-             UPDATE notification_deliveries SET locked_until = $4, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM due) {RETURNING}"
+             UPDATE notification_deliveries d SET locked_until = $4, attempts = d.attempts + 1 \
+             FROM due, notifications n WHERE d.id = due.id AND n.id = d.notification_id \
+             RETURNING d.id, d.notification_id, d.device_token, d.attempts, n.kind, n.title, n.body, n.data"
         )
     } else {
         format!(
