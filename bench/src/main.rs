@@ -9,6 +9,7 @@
 //! alone; `--in-process` runs it inside the bench process instead, as a comparison. Settlement and the ledger
 //! scenarios call the domain code directly and always run in the bench process.
 
+mod bare;
 mod metrics;
 mod report;
 mod scenarios;

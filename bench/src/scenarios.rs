@@ -15,9 +15,9 @@ use nene_shared::{Points, UserId};
 use nene_tests::{Backend, TestDatabase, TestServer, move_clock_to};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::sync::Mutex;
 use uuid::Uuid;
 
+use crate::bare;
 use crate::metrics::ServerTimes;
 use crate::report::{Latencies, Row};
 use crate::setup;
@@ -194,7 +194,8 @@ pub async fn join_storm(backend: Backend, options: &Options, people: usize, seat
         );
     }
     s.stop().await;
-    rows
+    let bare = bare::joins(backend, people, usize::try_from(seats).unwrap_or(0), Some(10)).await;
+    rows.into_iter().map(|r| r.with_bare(bare.one, bare.many)).collect()
 }
 
 /// A short storm before the measured ones, as a server that has been running has had: 500 people for 50 seats from
@@ -251,51 +252,17 @@ pub async fn hot_join(backend: Backend, options: &Options, people: usize) -> Row
     let placement = s.placement();
     s.stop().await;
 
-    let (one, many) = bare_joins(backend, people.min(2_000)).await;
+    let n = people.min(2_000);
+    let bare = bare::joins(backend, n, n + 1, None).await;
     Row::new("hot-join", db_name(backend), people as u64, errors, elapsed, &lat)
         .with_memory(memory, placement)
         .with_server_times(&times)
-        .with_bare(one, many)
+        .with_bare(bare.one, bare.many)
         .checked(exact, format!("{ok} of {people} joined"))
 }
 
-/// The join's own SQL, one transaction per join, without the server: (one client/s, 64 clients/s).
-async fn bare_joins(backend: Backend, n: usize) -> (f64, f64) {
-    let mut rates = Vec::new();
-    for clients in [1usize, 64] {
-        let guard = TestDatabase::create(backend).await;
-        let db = Db::connect(&guard.config, 64).await.expect("db");
-        let host = setup::users(&db, 1, 1_000).await;
-        let challenge = bare_challenge(&db, host[0].0, n).await;
-        let users = setup::users(&db, n, 1_000).await;
-        let queue = Arc::new(Mutex::new(users.into_iter().map(|(u, _)| u).collect::<Vec<_>>()));
-        let start = Instant::now();
-        let workers: Vec<_> = (0..clients)
-            .map(|_| {
-                let (db, queue) = (db.clone(), Arc::clone(&queue));
-                tokio::spawn(async move {
-                    loop {
-                        let Some(user) = queue.lock().await.pop() else { break };
-                        let mut tx = db.begin_write().await.expect("write");
-                        let now = chrono::Utc::now().timestamp_millis();
-                        if nene_server::challenges::join_in(&mut tx, challenge, user, now).await.is_ok() {
-                            let _ = tx.commit().await;
-                        }
-                    }
-                })
-            })
-            .collect();
-        for w in workers {
-            let _ = w.await;
-        }
-        rates.push(n as f64 / start.elapsed().as_secs_f64());
-        db.close().await;
-    }
-    (rates[0], rates[1])
-}
-
 /// A recruiting challenge with room for `n`, written straight to the database.
-async fn bare_challenge(db: &Db, creator: UserId, n: usize) -> Uuid {
+pub(crate) async fn bare_challenge(db: &Db, creator: UserId, n: usize) -> Uuid {
     let id = Uuid::now_v7();
     let now = chrono::Utc::now();
     let start = now + chrono::Duration::days(2);
@@ -402,7 +369,8 @@ pub async fn confirm(backend: Backend, options: &Options, n: usize) -> Vec<Row> 
         );
     }
     s.stop().await;
-    rows
+    let bare = bare::confirms(backend, n.min(1_000), 32).await;
+    rows.into_iter().map(|r| r.with_bare(bare.one, bare.many)).collect()
 }
 
 /// A server pushing to an FCM sandbox served by the bench process (so the sandbox's work is not the server's).
@@ -414,7 +382,7 @@ async fn push_target(backend: Backend, options: &Options) -> (Target, FcmSandbox
 }
 
 /// Queues `n` notifications for 1,000 users with a device each (in big transactions).
-async fn queue_notifications(db: &Db, n: usize) -> usize {
+pub(crate) async fn queue_notifications(db: &Db, n: usize) -> usize {
     let users = setup::users(db, 1_000.min(n), 0).await;
     let mut tx = db.begin_write().await.expect("write");
     for (i, (user, _)) in users.iter().enumerate() {
@@ -459,8 +427,10 @@ pub async fn push_drain(backend: Backend, options: &Options, n: usize) -> Row {
     let exact = delivered == n && fcm.send_attempts() == n && sent == n as i64;
     let placement = s.placement();
     s.stop().await;
+    let bare = bare::deliveries(backend, n.min(20_000)).await;
     Row::new("push-drain (steps)", db_name(backend), n as u64, (n - delivered.min(n)) as u64, elapsed, &lat)
         .with_memory(memory, placement)
+        .with_bare(bare.one, bare.many)
         .checked(exact, format!("{delivered} of {n} delivered, {} sends, {sent} marked sent", fcm.send_attempts()))
 }
 
@@ -480,14 +450,20 @@ pub async fn push_retries(backend: Backend, options: &Options, n: usize) -> Row 
     let delivered = fcm.delivered().len();
     let placement = s.placement();
     s.stop().await;
+    let bare = bare::deliveries(backend, n).await;
     Row::new("push-retries", db_name(backend), n as u64, (n - delivered.min(n)) as u64, elapsed, &lat)
         .with_memory(memory, placement)
+        .with_bare(bare.one, bare.many)
         .checked(delivered == n, format!("{delivered} of {n} retries delivered"))
 }
 
-/// 1,000 one-day challenges with 100 participants each, half of whom proved; then the settlement re-run.
-pub async fn settlement(backend: Backend, challenges: usize, per: usize) -> (Row, Row) {
-    let s = server(backend, |_| {}).await;
+/// The settlement scenario's server: the domain code runs in the bench process, against a fresh database.
+pub(crate) async fn settlement_target(backend: Backend) -> TestServer {
+    server(backend, |_| {}).await
+}
+
+/// `challenges` finished one-day challenges of `per` participants each (half of them proved), due for settlement.
+pub(crate) async fn settlement_setup(s: &TestServer, challenges: usize, per: usize) -> Vec<Uuid> {
     let db = s.state.db.clone();
     let pool_size = per.max(2) * 10;
     let each = (challenges * per).div_ceil(pool_size) as i64 + 1;
@@ -523,7 +499,7 @@ pub async fn settlement(backend: Backend, challenges: usize, per: usize) -> (Row
             panic!("set-up join failed: {e}");
         }
     }
-    move_clock_to(&s, start_day);
+    move_clock_to(s, start_day);
     while scheduler::step(&s.state).await.unwrap_or(0) > 0 {}
     // Half of each challenge's participants prove their one day.
     for id in &ids {
@@ -550,8 +526,16 @@ pub async fn settlement(backend: Backend, challenges: usize, per: usize) -> (Row
         }
         tx.commit().await.expect("commit");
     }
+    move_clock_to(s, start_day + chrono::Duration::days(1));
+    ids
+}
+
+/// 1,000 one-day challenges with 100 participants each, half of whom proved; then the settlement re-run.
+pub async fn settlement(backend: Backend, challenges: usize, per: usize) -> (Row, Row) {
+    let s = settlement_target(backend).await;
+    let db = s.state.db.clone();
+    let ids = settlement_setup(&s, challenges, per).await;
     let participants = s.count("participations").await;
-    move_clock_to(&s, start_day + chrono::Duration::days(1));
     let begin = Instant::now();
     let mut lat = Latencies::default();
     // As the scheduler does: the challenges due together are settled together.
@@ -578,7 +562,10 @@ pub async fn settlement(backend: Backend, challenges: usize, per: usize) -> (Row
     let rerun_time = begin.elapsed();
     let unchanged = s.count("ledger_entries").await == entries;
     let ok = ended == challenges as i64 && ledger_ok(&db).await;
+    drop(s);
+    let bare = bare::settlements(backend, challenges.min(20), per).await;
     let first = Row::new("settlement", db_name(backend), participants as u64, 0, first_time, &lat)
+        .with_bare(bare.one, bare.many)
         .checked(ok, format!("{ended} of {challenges} challenges ended, {participants} participants"));
     let rerun = Row::new("settlement re-run", db_name(backend), participants as u64, 0, rerun_time, &relat)
         .checked(unchanged, if unchanged { "nothing moved".to_string() } else { "entries changed!".to_string() });
@@ -629,7 +616,12 @@ pub async fn ledger(backend: Backend, n: usize) -> Vec<Row> {
         let lat: Latencies = results.iter().map(|(_, d)| *d).collect();
         let errors = results.iter().filter(|(ok, _)| !ok).count() as u64;
         let ok = errors == 0 && ledger_ok(&db).await;
-        rows.push(Row::new(name, db_name(backend), n as u64, errors, elapsed, &lat).checked(ok, "invariants hold"));
+        let bare = bare::spends(backend, n.min(2_000), wallets).await;
+        rows.push(
+            Row::new(name, db_name(backend), n as u64, errors, elapsed, &lat)
+                .with_bare(bare.one, bare.many)
+                .checked(ok, "invariants hold"),
+        );
     }
     db.close().await;
     rows
