@@ -14,6 +14,7 @@ on_both_databases!(
     reversal_restores_the_very_lots_a_spend_consumed,
     cash_refunds_only_from_unspent_charged_lots,
     the_database_refuses_dangling_references_and_changes_to_the_ledger,
+    the_database_refuses_notifications_for_nobody_and_removing_people,
 );
 
 async fn db_for(backend: Backend) -> (TestDatabase, Db) {
@@ -307,4 +308,36 @@ async fn the_database_refuses_dangling_references_and_changes_to_the_ledger(back
     assert!(!lots.ok && !report.ok, "{lots:?}");
     assert!(lots.detail.contains(&format!("({lot}, ")), "{lots:?}");
     assert_eq!(lots.detail.matches("), (").count(), 1, "two lots disagree: {lots:?}");
+}
+
+/// Notifications point at people who exist (PostgreSQL checks each statement's new rows once, SQLite with a foreign
+/// key), and people, whom wallets and notifications point at, are never removed or renumbered.
+async fn the_database_refuses_notifications_for_nobody_and_removing_people(backend: Backend) {
+    let (_guard, db) = db_for(backend).await;
+    let user = direct_user(&db, "notified").await;
+    let me = Val::U(user.as_uuid());
+    let ghost = Val::U(uuid::Uuid::now_v7());
+    let note_sql = "INSERT INTO notifications (id, user_id, kind, title, body, data, created_at, seq) \
+                    VALUES ($1, $2, 'SYSTEM', 't', 'b', '{}', 0, $3), ($4, $5, 'SYSTEM', 't', 'b', '{}', 0, $6)";
+    let new_id = || Val::U(uuid::Uuid::now_v7());
+
+    // One row for nobody among good ones: the whole statement is refused.
+    let bad = [new_id(), me.clone(), Val::I(1), new_id(), ghost.clone(), Val::I(1)];
+    assert!(refused(&db, note_sql, &bad).await, "a notification for nobody was accepted");
+    let good = [new_id(), me.clone(), Val::I(1), new_id(), me.clone(), Val::I(2)];
+    assert!(!refused(&db, note_sql, &good).await, "good notifications were refused");
+
+    let changes: Vec<(&str, Vec<Val>)> = vec![
+        ("DELETE FROM users WHERE id = $1", vec![me.clone()]),
+        ("UPDATE users SET id = $2 WHERE id = $1", vec![me.clone(), ghost.clone()]),
+        ("UPDATE notifications SET user_id = $2 WHERE user_id = $1", vec![me.clone(), ghost.clone()]),
+    ];
+    for (sql, args) in &changes {
+        assert!(refused(&db, sql, args).await, "accepted: {sql}");
+    }
+    let mut tx = db.begin_read().await.unwrap();
+    let (people, notes): (i64, i64) = nene_server::on_conn!(&mut tx, c => sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM users WHERE id = $1), (SELECT COUNT(*) FROM notifications WHERE user_id = $1)")
+        .bind(user.as_uuid()).fetch_one(&mut *c).await.unwrap());
+    assert_eq!((people, notes), (1, 2));
 }
