@@ -1,6 +1,6 @@
 -- A notification's person, checked once per statement instead of once per row, as the ledger's references are
 -- (0007, 0009). The foreign key ran a look-up and a row lock on the person (FOR KEY SHARE) for every notification:
--- settling 100,000 participants writes 100,000 results, and with the key gone settlement took 4.7 → 4.1 s.
+-- settling 100,000 participants writes 100,000 results; with this check instead settlement took 4.7 → 4.3 s.
 --
 -- What the key also guaranteed stays guaranteed: people are never removed and never renumbered (every person has a
 -- wallet, and the ledger keeps its accounts for good), and a notification never moves to someone else.
