@@ -261,7 +261,7 @@ pub async fn hot_join(backend: Backend, options: &Options, people: usize) -> Row
         .checked(exact, format!("{ok} of {people} joined"))
 }
 
-/// A recruiting challenge with room for `n`, written straight to the database.
+/// A recruiting challenge with `n + 1` seats (room for `n` people besides a host), written straight to the database.
 pub(crate) async fn bare_challenge(db: &Db, creator: UserId, n: usize) -> Uuid {
     let id = Uuid::now_v7();
     let now = chrono::Utc::now();
