@@ -16,13 +16,18 @@ crate::id_type!(
 );
 
 /// Declares a wire enum (SCREAMING_SNAKE_CASE) with `as_str`/`parse` for storage.
+///
+/// The wire names come from the enum-level `rename_all`, which serde and the OpenAPI schema both read; a per-variant
+/// `rename` built from a macro literal is lost on the schema side. `wire_names_match_storage_names` keeps each
+/// variant's `$text` equal to its wire name.
 macro_rules! wire_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
         pub enum $name {
-            $(#[serde(rename = $text)] $variant),+
+            $($variant),+
         }
 
         impl $name {
@@ -287,4 +292,30 @@ pub struct ProofQuery {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReasonRequest {
     pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Storage uses `as_str`/`parse`, the wire uses serde: they must name every variant alike.
+    #[test]
+    fn wire_names_match_storage_names() {
+        fn check<T: Copy + Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug>(
+            all: &[T],
+            as_str: fn(T) -> &'static str,
+        ) {
+            for &v in all {
+                let wire = serde_json::to_value(v).expect("serialises");
+                assert_eq!(wire, serde_json::Value::String(as_str(v).to_owned()), "{v:?}");
+                assert_eq!(serde_json::from_value::<T>(wire).expect("parses"), v);
+            }
+        }
+        check(Category::ALL, Category::as_str);
+        check(ProofType::ALL, ProofType::as_str);
+        check(ChallengeStatus::ALL, ChallengeStatus::as_str);
+        check(Weekday::ALL, Weekday::as_str);
+        check(ProofStatus::ALL, ProofStatus::as_str);
+        check(Outcome::ALL, Outcome::as_str);
+    }
 }

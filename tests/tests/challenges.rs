@@ -247,8 +247,12 @@ async fn listing_filters_and_pages(backend: Backend) {
     assert_eq!(stakes["items"].as_array().unwrap().len(), 3);
     let (_, recruiting) = s.get("/api/v1/challenges?status=RECRUITING&mine=true", Some(&token)).await;
     assert_eq!(recruiting["items"].as_array().unwrap().len(), 5);
-    let (status, _) = s.get("/api/v1/challenges?status=SLEEPING", Some(&token)).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A bad query parameter is refused in the API's error shape, naming the parameter.
+    let (status, body) = s.get("/api/v1/challenges?status=SLEEPING", Some(&token)).await;
+    assert_eq!((status, code(&body)), (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"), "{body}");
+    assert_eq!(body["fields"]["status"], "INVALID");
+    let (status, body) = s.get("/api/v1/challenges?limit=lots", Some(&token)).await;
+    assert_eq!((status, body["fields"]["limit"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID")), "{body}");
 }
 
 /// 500 people join a 20-seat challenge at the same moment, each clicking twice: exactly 20 get in.

@@ -73,6 +73,18 @@ async fn health_ready_metrics_and_openapi(backend: Backend) {
     }
     assert!(!paths.contains_key("/dev/clock"), "dev routes are documented only in dev mode");
     assert!(paths["/api/v1/me"].get("patch").is_some());
+
+    // Enumerations are documented by their wire names, as the answers carry them.
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["ChallengeStatus"]["enum"], json!(["RECRUITING", "READY", "IN_PROGRESS", "ENDED", "CANCELLED"]));
+    assert_eq!(schemas["Weekday"]["enum"][0], "MON");
+    // The answers every route can give are documented on it, in the one error shape.
+    let join = &paths["/api/v1/challenges/{id}/join"]["post"]["responses"];
+    for status in ["401", "404", "500"] {
+        assert_eq!(join[status]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody");
+    }
+    let wallet = &paths["/api/v1/wallet"]["get"]["responses"];
+    assert!(wallet.get("401").is_some() && wallet.get("404").is_none() && wallet.get("400").is_none(), "{wallet}");
 }
 
 async fn dev_clock_exists_only_in_dev_mode(backend: Backend) {

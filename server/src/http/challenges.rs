@@ -1,7 +1,7 @@
 //! `/challenges/…`: create, browse, edit, join and leave, participants and live progress.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use nene_shared::challenges::{
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use crate::app::AppState;
 use crate::challenges;
 use crate::error::ApiResult;
-use crate::http::extract::{ApiJson, ApiPath, AuthUser};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -49,7 +49,7 @@ async fn create(
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
-    Query(query): Query<ChallengeQuery>,
+    ApiQuery(query): ApiQuery<ChallengeQuery>,
 ) -> ApiResult<Json<Page<Challenge>>> {
     Ok(Json(challenges::list(&state, me(&user), &query).await?))
 }

@@ -185,6 +185,33 @@ where
     }
 }
 
+/// A query string, parsed with errors in the API's shape: 400 `VALIDATION_FAILED` naming the parameter, like a
+/// JSON body's fields (axum's own `Query` answers in plain text).
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer).map(ApiQuery).map_err(|e| {
+            let field = e.path().to_string();
+            let message = e.inner().to_string();
+            let (field, code) = match message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+                Some(name) => (name.to_owned(), FieldCode::Required),
+                None if field == "." => ("query".to_owned(), FieldCode::Invalid),
+                None => (field, FieldCode::Invalid),
+            };
+            ApiError::validation(BTreeMap::from([(field, code)]))
+        })
+    }
+}
+
 /// A signed-in caller with the ADMIN role; others get 403.
 pub struct AdminUser(pub AccessClaims);
 

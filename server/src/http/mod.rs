@@ -56,6 +56,49 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Documents, on every operation, the error answers that come from the shared extractors and layers rather than from
+/// the handler itself, each in the one error shape: 400 for a malformed query, path or body; 401 for a missing or bad
+/// token on a secured route; 404 for an id in the path that names nothing; 413 and 415 for a body too large or not
+/// JSON/multipart; 500 when something fails on our side. A handler's own refusals (403, 409, 422, 429…) stay in its
+/// annotation, so the document still says which route refuses what.
+fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+            .build()
+    };
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            let params = operation.parameters.as_deref().unwrap_or_default();
+            let in_path = params.iter().any(|p| matches!(p.parameter_in, ParameterIn::Path));
+            let has_input = !params.is_empty() || operation.request_body.is_some();
+            let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+            let mut common = vec![("500", "Something went wrong on our side.")];
+            if has_input {
+                common.push(("400", "The request is malformed or a field is invalid."));
+            }
+            if secured {
+                common.push(("401", "No token, or a token that is invalid, expired or revoked."));
+            }
+            if in_path {
+                common.push(("404", "The id in the path names nothing."));
+            }
+            if operation.request_body.is_some() {
+                common.push(("413", "The body is too large."));
+                common.push(("415", "The body is not in the expected format."));
+            }
+            for (status, description) in common {
+                operation.responses.responses.entry(status.to_owned()).or_insert_with(|| error(description).into());
+            }
+        }
+    }
+}
+
 /// The document describes itself too, so that it lists every route the server answers.
 fn document_openapi_route(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::{HttpMethod, OperationBuilder};
@@ -88,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         doc = doc.merge(dev::router());
     }
     let (router, mut openapi) = doc.split_for_parts();
+    document_common_errors(&mut openapi);
     document_openapi_route(&mut openapi);
     let openapi = Arc::new(openapi);
     let router = match &state.toss_sandbox {

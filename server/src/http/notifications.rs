@@ -1,7 +1,7 @@
 //! `/notifications`, `/devices` and `/me/notification-settings`.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use nene_shared::notifications::{
@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::error::ApiResult;
-use crate::http::extract::{ApiJson, ApiPath, AuthUser};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::{inbox, push};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -37,7 +37,7 @@ fn me(user: &AuthUser) -> UserId {
 async fn list(
     State(state): State<AppState>,
     user: AuthUser,
-    Query(q): Query<NotificationQuery>,
+    ApiQuery(q): ApiQuery<NotificationQuery>,
 ) -> ApiResult<Json<Page<Notification>>> {
     Ok(Json(inbox::list(&state.db, me(&user), &q).await?))
 }

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use nene_shared::page::{Page, PageQuery};
@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiPath, AuthUser, parse_json, parse_json_strict};
+use crate::http::extract::{ApiPath, ApiQuery, AuthUser, parse_json, parse_json_strict};
 use crate::http::idempotency;
 use crate::payments;
 
@@ -38,7 +38,7 @@ fn check_rate(state: &AppState, user: &AuthUser) -> ApiResult<()> {
 #[utoipa::path(post, path = "/payments/orders", tag = "payments", request_body = CreateOrderRequest,
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = OrderCreated), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody),
-        (status = 503, body = ErrorBody)), security(("bearer" = [])))]
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)), security(("bearer" = [])))]
 async fn create_order(
     State(state): State<AppState>,
     user: AuthUser,
@@ -60,7 +60,7 @@ async fn create_order(
 async fn list_orders(
     State(state): State<AppState>,
     user: AuthUser,
-    Query(query): Query<PageQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<PaymentOrder>>> {
     Ok(Json(payments::list_orders(&state, UserId::from_uuid(user.id()), &query).await?))
 }
@@ -80,8 +80,10 @@ async fn get_order(
 /// being found out; 422: the amount differs from the order, or the card company refused.
 #[utoipa::path(post, path = "/payments/confirm", tag = "payments", request_body = ConfirmRequest,
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = PaymentOrder), (status = 202, body = PaymentOrder), (status = 422, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = PaymentOrder), (status = 202, body = PaymentOrder), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 502, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn confirm(
     State(state): State<AppState>,
     user: AuthUser,
@@ -101,7 +103,7 @@ async fn confirm(
 #[utoipa::path(post, path = "/payments/orders/{order_id}/cancel", tag = "payments", request_body = CancelOrderRequest,
     params(("order_id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 200, body = PaymentOrder), (status = 202, body = PaymentOrder), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)), security(("bearer" = [])))]
 async fn cancel(
     State(state): State<AppState>,
     user: AuthUser,

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, Query, State};
+use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use nene_shared::challenges::{ChallengeId, Proof, ProofId, ProofQuery, ReasonRequest};
@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use crate::app::AppState;
 use crate::challenges::proofs::{self, Submission};
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiPath, AuthUser};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::photos::MAX_PHOTO_BYTES;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -85,7 +85,7 @@ async fn list(
     State(state): State<AppState>,
     user: AuthUser,
     ApiPath(id): ApiPath<ChallengeId>,
-    Query(query): Query<ProofQuery>,
+    ApiQuery(query): ApiQuery<ProofQuery>,
 ) -> ApiResult<Json<Page<Proof>>> {
     Ok(Json(proofs::list(&state, &user.0, id, &query).await?))
 }

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, State};
 use nene_shared::ErrorBody;
 use nene_shared::UserId;
 use nene_shared::sync::{PhotoUploaded, PullQuery, PullResponse, PushRequest, PushResponse};
@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::error::ApiResult;
-use crate::http::extract::{ApiJson, AuthUser};
+use crate::http::extract::{ApiJson, ApiQuery, AuthUser};
 use crate::photos::MAX_PHOTO_BYTES;
 use crate::sync;
 
@@ -28,7 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn pull(
     State(state): State<AppState>,
     user: AuthUser,
-    Query(q): Query<PullQuery>,
+    ApiQuery(q): ApiQuery<PullQuery>,
 ) -> ApiResult<Json<PullResponse>> {
     Ok(Json(sync::pull(&state, UserId::from_uuid(user.id()), q.cursor.as_deref()).await?))
 }

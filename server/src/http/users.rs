@@ -50,7 +50,8 @@ async fn get_user(
 /// Changes a profile: one's own, or anyone's for an admin (moderation). Others get 403.
 #[utoipa::path(patch, path = "/users/{id}", tag = "accounts", params(("id" = UserId, Path)),
     request_body = UpdateProfileRequest,
-    responses((status = 200, body = Me), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = Me), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn patch_user(
     State(state): State<AppState>,

@@ -1,7 +1,7 @@
 //! `/wallet`: balance and history.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use nene_shared::ErrorBody;
 use nene_shared::UserId;
 use nene_shared::ledger::{Wallet, WalletEntry};
@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::error::ApiResult;
-use crate::http::extract::AuthUser;
+use crate::http::extract::{ApiQuery, AuthUser};
 use crate::wallet;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -31,7 +31,7 @@ async fn get_wallet(State(state): State<AppState>, user: AuthUser) -> ApiResult<
 async fn get_entries(
     State(state): State<AppState>,
     user: AuthUser,
-    Query(query): Query<PageQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<Page<WalletEntry>>> {
     Ok(Json(wallet::entries(&state.db, UserId::from_uuid(user.id()), &query).await?))
 }
