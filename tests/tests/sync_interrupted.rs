@@ -397,6 +397,9 @@ async fn intents_an_earlier_server_left_pending_are_decided_on_the_next_push(bac
     let again = push(&s, &token, json!([first, second])).await;
     assert!(again.iter().all(|r| r["status"] == "APPLIED"), "{again:?}");
     let changed = json!({"id": "02OLD", "seq": 2, "kind": "JOIN", "body": {"challenge_id": joined}});
-    assert_eq!(status_and_code(&push(&s, &token, json!([changed])).await[0]), ("REJECTED", Some("INTENT_BODY_CHANGED")));
+    assert_eq!(
+        status_and_code(&push(&s, &token, json!([changed])).await[0]),
+        ("REJECTED", Some("INTENT_BODY_CHANGED"))
+    );
     assert_ledger_ok(&s.state.db).await;
 }
