@@ -21,6 +21,7 @@ use crate::app::AppState;
 use crate::auth::tokens::AccessClaims;
 use crate::challenges::{self, proofs};
 use crate::error::{ApiError, ApiResult};
+use crate::files::FileError;
 use crate::ledger::AccountId;
 use crate::store::from_millis;
 use crate::store::sync::{IntentKey, IntentRow, Receipt};
@@ -179,7 +180,7 @@ pub async fn push(state: &AppState, who: &AccessClaims, req: PushRequest) -> Api
     Ok(PushResponse { results })
 }
 
-/// Applies one intent at most once, however often it is sent and wherever a send is cut off.
+/// Applies one intent exactly once, however often it is sent and wherever a send is cut off.
 ///
 /// 1. Its first receipt is recorded and committed on its own (PENDING, with its body's hash and the server's time
 ///    of receipt), so a proof's day is judged by the first receipt however late it lands, and a later send with
@@ -311,9 +312,19 @@ async fn apply(
             let body: ProofIntent = serde_json::from_value(intent.body.clone()).map_err(bad_body)?;
             let photo = match &body.photo_hash {
                 None => None,
-                Some(hash) => {
-                    Some(state.files.get(hash).await.map_err(|_| photo_missing())?.ok_or_else(photo_missing)?)
-                }
+                // A name that is no photo's, or no photo stored under it, is the intent's fault; failing to read
+                // one is ours, and a later send may succeed.
+                Some(hash) => Some(
+                    state
+                        .files
+                        .get(hash)
+                        .await
+                        .map_err(|e| match e {
+                            FileError::BadName => photo_missing(),
+                            other => ApiError::internal(&other),
+                        })?
+                        .ok_or_else(photo_missing)?,
+                ),
             };
             let arrival = proofs::Arrival { received, intent: Some(key) };
             proofs::submit_arrived(
