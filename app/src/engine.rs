@@ -1,8 +1,9 @@
 //! The sync engine: the only writer of the offline cache. It queues the person's actions as intents, pushes them
 //! (photos first, by content hash), records the server's answer for each, and pulls what changed, page by page.
 //!
-//! Guarantees, with the server's help: an intent is saved before it is first sent and keeps its id, so however often
-//! a push is cut off and repeated the server applies it at most once; a rejected intent keeps its reason and is never
+//! Guarantees, with the server's help: an intent is saved before it is first sent and keeps its id and body, so
+//! however often a push is cut off and repeated the server applies it exactly once and answers it from its record
+//! (a proof counting for the day the server first received it); a rejected intent keeps its reason and is never
 //! sent again; "no answer", 5xx and "retry" leave intents pending for the next sync, which the background loop spaces
 //! out with [`Engine::next_sync_delay`]; a pull's rows and cursor are saved together, so a pull resumes where it
 //! stopped without gaps or duplicates.
@@ -74,7 +75,7 @@ pub(crate) struct Inner {
     pub(crate) data_dir: PathBuf,
     /// The access token, only ever in memory.
     pub(crate) access: tokio::sync::Mutex<Option<String>>,
-    /// One push or pull at a time: two at once would only make the server answer "retry" to one of them.
+    /// One push or pull at a time: two at once would send the same intents twice for one answer.
     sync_lock: tokio::sync::Mutex<()>,
     /// Consecutive failed syncs, for the back-off.
     failures: AtomicU32,

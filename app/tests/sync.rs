@@ -1,6 +1,6 @@
 //! The app's sync engine against the real server, on SQLite and on PostgreSQL: actions queued offline are applied
 //! exactly once when the server is back, a push whose answer is lost changes nothing twice when it is sent again,
-//! a rejected join keeps its reason and never moves its stake, the pull cursor resumes without gaps or duplicates,
+//! a push cut off while the server is still applying it is confirmed by the next sync, a rejected join keeps its reason and never moves its stake, the pull cursor resumes without gaps or duplicates,
 //! the cache answers with the server gone, and an expired access token is renewed by rotating the refresh token.
 
 mod support;
@@ -26,6 +26,7 @@ use support::{App, challenge, signed_in};
 on_both_databases!(
     intents_queued_offline_are_applied_exactly_once,
     a_push_whose_answer_is_lost_changes_nothing_twice,
+    a_push_cut_off_while_the_server_applies_it_is_confirmed_by_the_next_sync,
     a_rejected_join_is_reported_and_its_stake_never_moves,
     the_pull_cursor_resumes_without_gaps_or_duplicates,
     the_cache_answers_reads_with_the_server_stopped,
@@ -149,6 +150,45 @@ async fn a_push_whose_answer_is_lost_changes_nothing_twice(backend: Backend) {
         assert_eq!((intent.state, intent.attempts), (IntentState::Applied, 2));
     }
     nene_tests::assert_ledger_ok(&s.state.db).await;
+}
+
+async fn a_push_cut_off_while_the_server_applies_it_is_confirmed_by_the_next_sync(backend: Backend) {
+    let s = server(backend).await;
+    let proxy = CutProxy::start(&s.base).await;
+    let (app, user) = signed_in(&s, &proxy.url(), "patient", 10_000).await;
+    let (a, _) = challenge(&s, "Journal", 2, 5_000, 5, "TEXT").await;
+    let join = app.engine.join(a).expect("queue join");
+
+    // The join reaches the server's writer; the network drops before it commits, and it commits after.
+    let hold = s.state.joins.hold().await;
+    let engine = app.engine.clone();
+    let syncing = tokio::spawn(async move { engine.sync().await });
+    wait_until("the join is with the writer", || s.state.joins.in_flight() == 1).await;
+    proxy.cut_open_connections();
+    let cut = syncing.await.expect("sync task");
+    assert!(matches!(cut, Err(AppError::Offline(_))), "{cut:?}");
+    drop(hold);
+    wait_until("the join is committed", || s.state.joins.in_flight() == 0).await;
+    assert_eq!(wallet_of(&s.state.db, user).await.0, 5_000);
+    assert_eq!(app.engine.cache().intent_state(&join.id).expect("state"), Some(IntentState::Pending));
+
+    // The next sync is told it was applied: the app stops waiting, and nothing is applied twice.
+    let next = app.engine.sync().await.expect("next sync");
+    assert_eq!((next.push.applied, next.push.rejected, next.push.retry), (1, 0, 0));
+    assert_eq!(app.engine.cache().intent_state(&join.id).expect("state"), Some(IntentState::Applied));
+    assert!(app.engine.pending_intents().expect("pending").is_empty());
+    assert_eq!(wallet_of(&s.state.db, user).await.0, 5_000, "one stake");
+    assert_eq!(s.count("participations").await, 2);
+    nene_tests::assert_ledger_ok(&s.state.db).await;
+}
+
+/// Waits until `check` holds, for at most 20 seconds.
+async fn wait_until(what: &str, check: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !check() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 async fn a_rejected_join_is_reported_and_its_stake_never_moves(backend: Backend) {

@@ -59,6 +59,12 @@ impl ApiError {
         e
     }
 
+    /// The effect of an offline intent that another push of the same intent decided first: nothing was done. The
+    /// push answers from the intent's record instead, so this never reaches a client as such.
+    pub fn intent_decided() -> Self {
+        ApiError::conflict(ErrorCode::IdempotencyRequestInProgress, "This action was settled by another send.")
+    }
+
     /// A failure that is ours, not the caller's. The cause is logged; the client learns only that it happened.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");

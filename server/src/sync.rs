@@ -1,12 +1,13 @@
 //! Sync for the app's offline cache. Pull answers what changed after the app's cursor, using numbers that are
 //! assigned under each owner's lock (wallet entries per wallet, notifications per user, a version per challenge),
-//! never a global sequence, so a cursor cannot skip a row committed late. Push applies offline intents at most once
-//! each, in the device's order, answering each one.
+//! never a global sequence, so a cursor cannot skip a row committed late. Push applies offline intents exactly once
+//! each, in the device's order, answering each one, however often a push is cut off and sent again
+//! ([`apply_once`]).
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use nene_shared::challenges::ChallengeId;
 use nene_shared::sync::{
     ChallengeIntent, ChallengeSnapshot, Intent, IntentKind, IntentResult, IntentStatus, ProofIntent, PullResponse,
@@ -20,7 +21,10 @@ use crate::app::AppState;
 use crate::auth::tokens::AccessClaims;
 use crate::challenges::{self, proofs};
 use crate::error::{ApiError, ApiResult};
+use crate::files::FileError;
 use crate::ledger::AccountId;
+use crate::store::from_millis;
+use crate::store::sync::{IntentKey, IntentRow, Receipt};
 use crate::{inbox, store, wallet};
 
 /// Rows of each kind per pull; `more` says when there are more.
@@ -111,12 +115,47 @@ pub async fn pull(state: &AppState, user: UserId, cursor: Option<&str>) -> ApiRe
     })
 }
 
-fn rejected(id: &str, e: &ApiError) -> IntentResult {
-    IntentResult {
-        id: id.to_owned(),
-        status: IntentStatus::Rejected,
-        code: Some(e.code),
-        message: Some(e.message.clone()),
+/// The hash an intent is known by: SHA-256 of its kind and its body as canonical JSON (object keys sorted, no
+/// spaces), so the same intent sent again hashes the same however the sender orders its keys. The recursion is
+/// bounded by the JSON parser's own nesting limit (128 levels).
+pub fn body_hash(kind: IntentKind, body: &serde_json::Value) -> String {
+    let mut canonical = Vec::with_capacity(128);
+    canonical.extend_from_slice(kind.as_str().as_bytes());
+    canonical.push(b'\n');
+    write_canonical(body, &mut canonical);
+    crate::files::sha256_hex(&canonical)
+}
+
+fn write_canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push(b'{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend(serde_json::to_vec(key).unwrap_or_default());
+                out.push(b':');
+                if let Some(v) = map.get(key) {
+                    write_canonical(v, out);
+                }
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        scalar => out.extend(serde_json::to_vec(scalar).unwrap_or_default()),
     }
 }
 
@@ -136,69 +175,112 @@ pub async fn push(state: &AppState, who: &AccessClaims, req: PushRequest) -> Api
     intents.sort_by_key(|i| i.seq);
     let mut results = Vec::with_capacity(intents.len());
     for intent in &intents {
-        results.push(apply_once(state, who, user, device, intent).await?);
+        results.push(apply_once(state, user, device, intent).await?);
     }
     Ok(PushResponse { results })
 }
 
-async fn apply_once(
-    state: &AppState,
-    who: &AccessClaims,
-    user: UserId,
-    device: &str,
-    intent: &Intent,
-) -> ApiResult<IntentResult> {
-    let now = Utc::now().timestamp_millis();
+/// Applies one intent exactly once, however often it is sent and wherever a send is cut off.
+///
+/// 1. Its first receipt is recorded and committed on its own (PENDING, with its body's hash and the server's time
+///    of receipt), so a proof's day is judged by the first receipt however late it lands, and a later send with
+///    another body is refused. A decided intent is answered from its record.
+/// 2. The effect's own transaction marks it APPLIED ([`store::sync::claim`]): both commit or neither. A push cut off
+///    at any point (a dropped connection, a killed server, a failed commit) leaves it either applied and on record
+///    as such, or PENDING with nothing done; the next send then applies it. PENDING is no lease held by a push, so
+///    it never sticks; two sends at once both try, and the record lets only one effect through.
+/// 3. A rule's refusal (4xx) is recorded REJECTED with its code, only over a PENDING record; anything else (5xx,
+///    429) leaves it PENDING and answers RETRY.
+///
+/// Intents received before hashes were recorded may have had their effect committed by a server that then lost
+/// the record; for them, finding the effect already made (already joined, already left, already proved that
+/// day) is what their own application would have left, and is answered APPLIED.
+async fn apply_once(state: &AppState, user: UserId, device: &str, intent: &Intent) -> ApiResult<IntentResult> {
+    let key =
+        IntentKey { user: user.as_uuid(), id: intent.id.clone(), body_hash: body_hash(intent.kind, &intent.body) };
+    let receipt = Receipt {
+        device,
+        seq: intent.seq,
+        kind: intent.kind.as_str(),
+        received_at: state.clock.now().timestamp_millis(),
+        now_ms: Utc::now().timestamp_millis(),
+    };
     let mut tx = state.db.begin_write().await?;
-    if !store::sync::claim(&mut tx, user.as_uuid(), &intent.id, device, intent.seq, intent.kind.as_str(), now).await? {
-        let seen = store::sync::intent(&mut tx, user.as_uuid(), &intent.id).await?;
-        drop(tx);
-        return Ok(match seen {
-            Some((status, code, message)) if status != "PENDING" => IntentResult {
-                id: intent.id.clone(),
-                status: if status == "APPLIED" { IntentStatus::Applied } else { IntentStatus::Rejected },
-                code: code.and_then(|c| serde_json::from_value(serde_json::Value::String(c)).ok()),
-                message,
-            },
-            // Another push of the same intent is working on it right now.
-            _ => IntentResult { id: intent.id.clone(), status: IntentStatus::Retry, code: None, message: None },
+    let seen = store::sync::receive(&mut tx, &key, &receipt).await?;
+    tx.commit().await?;
+    if seen.body_hash.as_ref().is_some_and(|h| *h != key.body_hash) {
+        return Ok(IntentResult {
+            id: intent.id.clone(),
+            status: IntentStatus::Rejected,
+            code: Some(ErrorCode::IntentBodyChanged),
+            message: Some("This action was sent before with different content; only the first one counts.".into()),
         });
     }
-    tx.commit().await?;
+    if seen.status != store::sync::PENDING {
+        return Ok(answer(&intent.id, &seen));
+    }
+    let earlier_server = seen.received_at.is_none();
+    let received = from_millis(seen.received_at.unwrap_or(seen.created_at));
 
-    let outcome = apply(state, who, user, intent).await;
-    let now = Utc::now().timestamp_millis();
-    let mut tx = state.db.begin_write().await?;
-    let result = match outcome {
-        Ok(()) => {
-            store::sync::finish(&mut tx, user.as_uuid(), &intent.id, "APPLIED", None, None, now).await?;
-            IntentResult { id: intent.id.clone(), status: IntentStatus::Applied, code: None, message: None }
-        }
-        Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::TOO_MANY_REQUESTS => {
-            store::sync::finish(
-                &mut tx,
-                user.as_uuid(),
-                &intent.id,
-                "REJECTED",
-                Some(e.code.as_str()),
-                Some(&e.message),
-                now,
-            )
-            .await?;
-            rejected(&intent.id, &e)
-        }
-        Err(e) => {
-            store::sync::release(&mut tx, user.as_uuid(), &intent.id).await?;
-            IntentResult {
-                id: intent.id.clone(),
-                status: IntentStatus::Retry,
-                code: Some(e.code),
-                message: Some(e.message),
-            }
-        }
+    let Err(e) = apply(state, user, intent, &key, received).await else {
+        return Ok(IntentResult { id: intent.id.clone(), status: IntentStatus::Applied, code: None, message: None });
     };
+    let mut tx = if decides(&e) { state.db.begin_write().await? } else { state.db.begin_read().await? };
+    if decides(&e) {
+        let now = Utc::now().timestamp_millis();
+        if earlier_server && made_already(intent.kind, e.code) {
+            store::sync::decide(&mut tx, &key, store::sync::APPLIED, None, None, now).await?;
+        } else {
+            store::sync::decide(&mut tx, &key, store::sync::REJECTED, Some(e.code.as_str()), Some(&e.message), now)
+                .await?;
+        }
+    }
+    // Whatever decided it (this refusal, or another send of the same intent meanwhile) is the answer.
+    let record = store::sync::intent(&mut tx, user.as_uuid(), &intent.id).await?;
     tx.commit().await?;
-    Ok(result)
+    Ok(match record {
+        Some(row) if row.status != store::sync::PENDING => answer(&intent.id, &row),
+        _ => IntentResult {
+            id: intent.id.clone(),
+            status: IntentStatus::Retry,
+            code: Some(e.code),
+            message: Some(e.message),
+        },
+    })
+}
+
+/// Whether an intent's failure decides it for good: a rule's refusal, not a failure of ours, a rate limit, or
+/// another send having decided it first.
+fn decides(e: &ApiError) -> bool {
+    e.status.is_client_error()
+        && e.status != axum::http::StatusCode::TOO_MANY_REQUESTS
+        && e.code != ErrorCode::IdempotencyRequestInProgress
+}
+
+/// The refusals that mean an intent's effect is there already.
+fn made_already(kind: IntentKind, code: ErrorCode) -> bool {
+    matches!(
+        (kind, code),
+        (IntentKind::Join, ErrorCode::AlreadyJoined)
+            | (IntentKind::Leave, ErrorCode::NotAParticipant)
+            | (IntentKind::Proof, ErrorCode::ProofAlreadySubmitted)
+    )
+}
+
+/// The answer a decided intent's record gives.
+fn answer(id: &str, row: &IntentRow) -> IntentResult {
+    if row.status == store::sync::APPLIED {
+        return IntentResult { id: id.to_owned(), status: IntentStatus::Applied, code: None, message: None };
+    }
+    IntentResult {
+        id: id.to_owned(),
+        status: IntentStatus::Rejected,
+        code: row
+            .code
+            .as_ref()
+            .map(|c| serde_json::from_value(serde_json::Value::String(c.clone())).unwrap_or(ErrorCode::Unknown)),
+        message: row.message.clone(),
+    }
 }
 
 fn bad_body(e: serde_json::Error) -> ApiError {
@@ -209,27 +291,51 @@ fn bad_body(e: serde_json::Error) -> ApiError {
     )
 }
 
-async fn apply(state: &AppState, _who: &AccessClaims, user: UserId, intent: &Intent) -> ApiResult<()> {
+/// Makes the intent's effect, marking `key` APPLIED in the effect's own transaction.
+async fn apply(
+    state: &AppState,
+    user: UserId,
+    intent: &Intent,
+    key: &IntentKey,
+    received: DateTime<Utc>,
+) -> ApiResult<()> {
     match intent.kind {
         IntentKind::Join => {
             let body: ChallengeIntent = serde_json::from_value(intent.body.clone()).map_err(bad_body)?;
-            state.joins.join(body.challenge_id, user).await.map(|_| ())
+            state.joins.join_for_intent(body.challenge_id, user, key.clone()).await.map(|_| ())
         }
         IntentKind::Leave => {
             let body: ChallengeIntent = serde_json::from_value(intent.body.clone()).map_err(bad_body)?;
-            challenges::leave(state, user, body.challenge_id).await.map(|_| ())
+            challenges::leave_for(state, user, body.challenge_id, Some(key)).await.map(|_| ())
         }
         IntentKind::Proof => {
             let body: ProofIntent = serde_json::from_value(intent.body.clone()).map_err(bad_body)?;
             let photo = match &body.photo_hash {
                 None => None,
-                Some(hash) => {
-                    Some(state.files.get(hash).await.map_err(|_| photo_missing())?.ok_or_else(photo_missing)?)
-                }
+                // A name that is no photo's, or no photo stored under it, is the intent's fault; failing to read
+                // one is ours, and a later send may succeed.
+                Some(hash) => Some(
+                    state
+                        .files
+                        .get(hash)
+                        .await
+                        .map_err(|e| match e {
+                            FileError::BadName => photo_missing(),
+                            other => ApiError::internal(&other),
+                        })?
+                        .ok_or_else(photo_missing)?,
+                ),
             };
-            proofs::submit(state, user, body.challenge_id, proofs::Submission { photo, text: body.text })
-                .await
-                .map(|_| ())
+            let arrival = proofs::Arrival { received, intent: Some(key) };
+            proofs::submit_arrived(
+                state,
+                user,
+                body.challenge_id,
+                proofs::Submission { photo, text: body.text },
+                arrival,
+            )
+            .await
+            .map(|_| ())
         }
         IntentKind::Purchase => Err(ApiError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,

@@ -59,6 +59,8 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     // 422
     IdempotencyKeyReused,
+    /// An offline intent was sent again under the same id with another body or kind.
+    IntentBodyChanged,
     AmountMismatch,
     InsufficientPoints,
     WalletLimitExceeded,
@@ -121,6 +123,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            Self::IntentBodyChanged => "INTENT_BODY_CHANGED",
             Self::AmountMismatch => "AMOUNT_MISMATCH",
             Self::InsufficientPoints => "INSUFFICIENT_POINTS",
             Self::WalletLimitExceeded => "WALLET_LIMIT_EXCEEDED",
@@ -173,6 +176,7 @@ mod tests {
             ErrorCode::MalformedJson,
             ErrorCode::EmailTaken,
             ErrorCode::IdempotencyKeyReused,
+            ErrorCode::IntentBodyChanged,
             ErrorCode::RefreshTokenReused,
         ] {
             let json = serde_json::to_string(&code).unwrap();

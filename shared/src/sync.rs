@@ -3,8 +3,8 @@
 //! Pull: the app sends its opaque cursor and gets what changed since: wallet entries after its last `seq`,
 //! notifications after its last `seq` (both numbered per owner under the owner's lock, so a cursor never skips a
 //! row), and the challenges it takes part in whose `version` grew. Push: actions taken offline are intents with a
-//! client-made id (the idempotency key) and a per-device sequence; the server applies each at most once, in order,
-//! and answers each: applied, rejected with a reason, or retry later.
+//! client-made id (the idempotency key) and a per-device sequence; the server applies each exactly once, in order,
+//! however often it is sent, and answers each: applied, rejected with a reason, or retry later.
 
 use serde::{Deserialize, Serialize};
 
@@ -97,6 +97,8 @@ pub struct Intent {
     /// The device's own order of its intents.
     pub seq: i64,
     pub kind: IntentKind,
+    /// Sent again unchanged: the server keeps the first kind and body it received under this id, and refuses
+    /// another (`INTENT_BODY_CHANGED`). Object key order does not matter.
     pub body: serde_json::Value,
 }
 
@@ -114,7 +116,8 @@ pub enum IntentStatus {
     Applied,
     /// Refused for good (full, deadline passed, not enough points): show the reason, do not send again.
     Rejected,
-    /// Could not be decided now: send again later.
+    /// Could not be decided now (a failure on the server's side): send again later. An intent whose send was cut
+    /// off is never left in this state by the cut itself.
     Retry,
 }
 

@@ -1,6 +1,7 @@
 //! A loopback TCP proxy between the app and the test server that can lose one answer on purpose: it forwards the
 //! request, lets the server finish it, then closes the app's connection instead of passing the response on, exactly
-//! what a network cut after the server committed looks like to the app. It also counts requests by their first line.
+//! what a network cut after the server committed looks like to the app. It can also cut every open connection at once,
+//! both ways, while the server is still working on a request. It counts requests by their first line.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -21,6 +22,8 @@ struct State {
 pub struct CutProxy {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
+    /// Bumped to cut every connection open at that moment.
+    cut_all: tokio::sync::watch::Sender<u64>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -30,12 +33,19 @@ impl CutProxy {
         let addr = listener.local_addr().expect("proxy address");
         let state = Arc::new(Mutex::new(State { upstream: Some(addr_of(upstream)), ..State::default() }));
         let shared = Arc::clone(&state);
+        let (cut_all, cuts) = tokio::sync::watch::channel(0);
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                tokio::spawn(relay(client, Arc::clone(&shared)));
+                tokio::spawn(relay(client, Arc::clone(&shared), cuts.clone()));
             }
         });
-        CutProxy { addr, state, task }
+        CutProxy { addr, state, cut_all, task }
+    }
+
+    /// Cuts every open connection now, both ways: the app gets no answer, and the server sees its client go away
+    /// in the middle of whatever it is doing.
+    pub fn cut_open_connections(&self) {
+        self.cut_all.send_modify(|n| *n += 1);
     }
 
     pub fn url(&self) -> String {
@@ -68,7 +78,8 @@ fn addr_of(base: &str) -> SocketAddr {
     base.trim_start_matches("http://").parse().expect("test server address")
 }
 
-async fn relay(client: TcpStream, state: Arc<Mutex<State>>) {
+async fn relay(client: TcpStream, state: Arc<Mutex<State>>, mut cut_all: tokio::sync::watch::Receiver<u64>) {
+    cut_all.mark_unchanged();
     let Some(upstream) = state.lock().expect("proxy state").upstream else { return };
     let Ok(server) = TcpStream::connect(upstream).await else { return };
     let (mut from_client, mut to_client) = client.into_split();
@@ -102,7 +113,11 @@ async fn relay(client: TcpStream, state: Arc<Mutex<State>>) {
 
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = match from_server.read(&mut buf).await {
+        let read = tokio::select! {
+            read = from_server.read(&mut buf) => read,
+            _ = cut_all.changed() => break,
+        };
+        let n = match read {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };

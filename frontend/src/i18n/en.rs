@@ -229,6 +229,7 @@ fn error(code: ErrorCode) -> &'static str {
         ErrorCode::PayloadTooLarge => "The file is too large. At most 10 MB.",
         ErrorCode::UnsupportedMediaType => "This kind of content cannot be sent.",
         ErrorCode::IdempotencyKeyReused => "This differs from the earlier request. Reload and try again.",
+        ErrorCode::IntentBodyChanged => "This action was sent before with different content, so it was not taken.",
         ErrorCode::AmountMismatch => "The amount paid differs from the order.",
         ErrorCode::InsufficientPoints => "Not enough points. Charge some first.",
         ErrorCode::WalletLimitExceeded => "A wallet holds at most 10,000,000 P.",

@@ -228,6 +228,7 @@ fn error(code: ErrorCode) -> &'static str {
         ErrorCode::PayloadTooLarge => "파일이 너무 커요. 10MB 이하로 올려 주세요.",
         ErrorCode::UnsupportedMediaType => "보낼 수 없는 형식이에요.",
         ErrorCode::IdempotencyKeyReused => "이전 요청과 내용이 달라요. 새로고침 후 다시 해 주세요.",
+        ErrorCode::IntentBodyChanged => "이전에 보낸 내용과 달라서 받을 수 없어요.",
         ErrorCode::AmountMismatch => "결제 금액이 주문과 달라요.",
         ErrorCode::InsufficientPoints => "포인트가 부족해요. 먼저 충전해 주세요.",
         ErrorCode::WalletLimitExceeded => "지갑에는 최대 10,000,000 P까지 담을 수 있어요.",

@@ -369,8 +369,25 @@ pub async fn join(state: &AppState, user: UserId, id: ChallengeId) -> ApiResult<
 
 /// Leaves before the start: the seat is freed and the stake comes back as the very lots it took.
 pub async fn leave(state: &AppState, user: UserId, id: ChallengeId) -> ApiResult<Challenge> {
+    leave_for(state, user, id, None).await
+}
+
+/// [`leave`], asked for by the offline intent `intent` when there is one: the intent is marked APPLIED in the
+/// leave's own transaction (first, before the challenge is locked), so the two commit together or not at all, and
+/// an intent another push decided first leaves nothing ([`ApiError::intent_decided`]).
+pub async fn leave_for(
+    state: &AppState,
+    user: UserId,
+    id: ChallengeId,
+    intent: Option<&store::sync::IntentKey>,
+) -> ApiResult<Challenge> {
     let now = Utc::now().timestamp_millis();
     let mut tx = state.db.begin_write().await?;
+    if let Some(key) = intent
+        && !store::sync::claim(&mut tx, key, now).await?
+    {
+        return Err(ApiError::intent_decided());
+    }
     store::challenges::lock(&mut tx, id.as_uuid()).await?;
     let row = load(&mut tx, id.as_uuid()).await?;
     let Some(p) = store::challenges::active_participation(&mut tx, row.id, user.as_uuid()).await? else {

@@ -1,11 +1,12 @@
 //! Daily proofs: at most one per participant per proof day, inside that day in the challenge's time zone as the
-//! server's clock says when the request arrived (never the device's clock). A photo is checked by its content,
-//! stored by content hash with a thumbnail, and served back only to the challenge's participants.
+//! server's clock says when the request arrived (never the device's clock; for an offline proof, when the server
+//! first received it). A photo is checked by its content, stored by content hash with a thumbnail, and served back
+//! only to the challenge's participants.
 
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use nene_shared::challenges::{
     ChallengeId, ChallengeStatus, Proof, ProofId, ProofQuery, ProofStatus, ProofType, UserSummary, limits,
 };
@@ -21,6 +22,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::notify;
 use crate::photos::{self, PhotoError};
 use crate::store::challenges::{NewProof, ProofRow};
+use crate::store::sync::IntentKey;
 use crate::store::{self, Tx, from_millis};
 
 /// What a person sent as a day's proof.
@@ -58,9 +60,33 @@ fn not_a_participant() -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, ErrorCode::NotAParticipant, "Only participants can do this.")
 }
 
+/// When a proof arrived and, for an offline intent, which one.
+pub struct Arrival<'a> {
+    /// The server's domain-clock time of the proof's first receipt: its day is judged by it. Always a time the
+    /// server recorded itself, never one a client sent.
+    pub received: DateTime<Utc>,
+    /// The offline intent that sent it: marked APPLIED in the proof's own transaction.
+    pub intent: Option<&'a IntentKey>,
+}
+
 pub async fn submit(state: &AppState, user: UserId, challenge: ChallengeId, sub: Submission) -> ApiResult<Proof> {
     // The day is judged by when the request arrived, before any slow photo work.
-    let received = state.clock.now();
+    submit_arrived(state, user, challenge, sub, Arrival { received: state.clock.now(), intent: None }).await
+}
+
+/// [`submit`] for a proof that arrived at `arrival.received`, which may be before now: an offline proof whose
+/// first push was cut off counts for the day it was first received, as long as the challenge still takes proofs.
+/// With an intent, the intent is marked APPLIED first in the transaction that inserts the proof, so the two
+/// commit together or not at all; an intent another push decided first inserts nothing
+/// ([`ApiError::intent_decided`]).
+pub async fn submit_arrived(
+    state: &AppState,
+    user: UserId,
+    challenge: ChallengeId,
+    sub: Submission,
+    arrival: Arrival<'_>,
+) -> ApiResult<Proof> {
+    let received = arrival.received.min(state.clock.now());
     let text = sub.text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
     if text.as_ref().is_some_and(|t| t.chars().count() > limits::PROOF_TEXT_MAX) {
         return Err(ApiError::validation(BTreeMap::from([("text".to_owned(), FieldCode::TooLong)])));
@@ -125,9 +151,18 @@ pub async fn submit(state: &AppState, user: UserId, challenge: ChallengeId, sub:
 
     let id = Uuid::now_v7();
     let mut tx = state.db.begin_write().await?;
+    if let Some(key) = arrival.intent
+        && !store::sync::claim(&mut tx, key, Utc::now().timestamp_millis()).await?
+    {
+        return Err(ApiError::intent_decided());
+    }
     store::challenges::lock(&mut tx, row.id).await?;
     let current = super::load(&mut tx, row.id).await?;
-    if status_of(&current) != ChallengeStatus::InProgress {
+    // A proof applied after its challenge's last window closed (one received in time, applied late) still counts
+    // until settlement has planned the outcomes from the proofs as they were; from then on it is too late.
+    let closed = state.clock.now().timestamp_millis() >= current.ends_at
+        && store::challenges::outcomes_recorded(&mut tx, row.id).await? > 0;
+    if status_of(&current) != ChallengeStatus::InProgress || closed {
         return Err(unprocessable(ErrorCode::ChallengeNotInProgress, "The challenge is over."));
     }
     let new = NewProof {
