@@ -112,7 +112,7 @@ impl Application {
         let db = state.db.clone();
         let stop = CancellationToken::new();
         let workers = if state.config.run_workers { jobs::spawn_all(&state, &stop) } else { Vec::new() };
-        let limits = http::accept::Limits::new(usize::try_from(state.config.max_connections).unwrap_or(usize::MAX));
+        let limits = http::accept::Limits::from_config(&state.config);
         let app = http::router(state);
         tracing::info!(addr = %listener.local_addr()?, max_connections = limits.max_connections, "serving");
         let stop_all = stop.clone();

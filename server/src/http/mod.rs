@@ -4,6 +4,8 @@
 pub mod accept;
 pub mod admin;
 pub mod auth;
+pub mod client_addr;
+pub mod connection;
 pub mod challenges;
 pub mod dev;
 pub mod extract;
