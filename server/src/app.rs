@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::password::Passwords;
 use crate::auth::secret;
 use crate::auth::tokens::JwtKeys;
 use crate::challenges::batch::JoinBatcher;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub fcm_sandbox: Option<FcmSandbox>,
     /// Joins go through one writer that commits the joins waiting at that moment together.
     pub joins: JoinBatcher,
+    /// Password hashing, a bounded number at a time.
+    pub passwords: Arc<Passwords>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +175,7 @@ pub async fn build_state(config: Config, addr: Option<SocketAddr>) -> Result<App
         push: push.map(Arc::new),
         fcm_sandbox,
         joins: JoinBatcher::start(db.clone()),
+        passwords: Arc::new(Passwords::per_core()),
     })
 }
 
