@@ -100,6 +100,11 @@ pub fn router(state: AppState) -> Router {
         Some(sandbox) => router.nest_service("/dev/fcm", sandbox.router()),
         None => router,
     };
+    let router = if state.config.dev {
+        router.layer(middleware::from_fn_with_state(state.clone(), dev::loopback_only))
+    } else {
+        router
+    };
 
     router
         .route("/api/v1/openapi.json", get(move || async move { Json(openapi.as_ref().clone()) }))
