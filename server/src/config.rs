@@ -224,7 +224,10 @@ impl Config {
         }
         if let Some(token) = get("NENE_METRICS_TOKEN") {
             if token.len() < 16 {
-                return Err(ConfigError { name: "NENE_METRICS_TOKEN", reason: "must be at least 16 characters".into() });
+                return Err(ConfigError {
+                    name: "NENE_METRICS_TOKEN",
+                    reason: "must be at least 16 characters".into(),
+                });
             }
             config.metrics_token = Some(token.to_owned());
         }

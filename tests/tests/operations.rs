@@ -130,10 +130,10 @@ async fn dev_clock_exists_only_in_dev_mode(backend: Backend) {
 
 async fn invented_methods_and_paths_leave_no_series_of_their_own(backend: Backend) {
     let s = TestServer::start(backend).await;
-    let foo = reqwest::Method::from_bytes(b"FOO").unwrap();
+    let invented = reqwest::Method::from_bytes(b"FOO").unwrap();
     let user = uuid::Uuid::now_v7();
     for path in ["/health".to_owned(), format!("/api/v1/users/{user}"), "/no/such/place/at/all".to_owned()] {
-        let answer = s.http.request(foo.clone(), s.url(&path)).send().await.unwrap();
+        let answer = s.http.request(invented.clone(), s.url(&path)).send().await.unwrap();
         assert!(answer.status().is_client_error(), "{path}: {}", answer.status());
     }
     let answer = s.http.get(s.url(&format!("/api/v1/users/{user}"))).send().await.unwrap();

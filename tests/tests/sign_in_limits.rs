@@ -81,9 +81,11 @@ async fn forty_parallel_wrong_passwords_check_at_most_ten(backend: Backend) {
     s.signup("victim@example.com", "victim").await;
     let checked_before = s.state.passwords.verifications();
 
-    let burst = (0..40).map(|i| login_from(&s, None, "victim@example.com", if i % 2 == 0 { "wrong-1" } else { "wrong-2" }));
+    let burst =
+        (0..40).map(|i| login_from(&s, None, "victim@example.com", if i % 2 == 0 { "wrong-1" } else { "wrong-2" }));
     let answers = futures::future::join_all(burst).await;
-    let refused = answers.iter().filter(|(st, b)| *st == StatusCode::TOO_MANY_REQUESTS && code(b) == "TOO_MANY_REQUESTS");
+    let refused =
+        answers.iter().filter(|(st, b)| *st == StatusCode::TOO_MANY_REQUESTS && code(b) == "TOO_MANY_REQUESTS");
     let wrong = answers.iter().filter(|(st, b)| *st == StatusCode::UNAUTHORIZED && code(b) == "INVALID_CREDENTIALS");
     assert_eq!((wrong.count(), refused.count()), (10, 30), "{answers:?}");
     // Only the ten counted attempts ran argon2.

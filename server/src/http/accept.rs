@@ -174,7 +174,11 @@ pub async fn serve(
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     if tokio::time::timeout(limits.shutdown_grace, slots.acquire_many(all)).await.is_err() {
         let left = limits.max_connections - slots.available_permits();
-        tracing::warn!(connections = left, grace_secs = limits.shutdown_grace.as_secs_f64(), "shutdown grace ran out; cutting the connections left");
+        tracing::warn!(
+            connections = left,
+            grace_secs = limits.shutdown_grace.as_secs_f64(),
+            "shutdown grace ran out; cutting the connections left"
+        );
         cut.cancel();
         // Cut connections end at their next poll; this wait is for the tasks to notice, not for any client.
         let _ = tokio::time::timeout(Duration::from_secs(1), slots.acquire_many(all)).await;

@@ -172,7 +172,10 @@ mod tests {
         let t = TrustedProxies::parse("10.0.0.0/8").unwrap();
         let h = headers("x-forwarded-for", &["203.0.113.9"]);
         assert_eq!(resolve(ip("198.51.100.1"), &h, &t, ForwardedHeader::XForwardedFor), ip("198.51.100.1"));
-        assert_eq!(resolve(ip("198.51.100.1"), &h, &TrustedProxies::none(), ForwardedHeader::XForwardedFor), ip("198.51.100.1"));
+        assert_eq!(
+            resolve(ip("198.51.100.1"), &h, &TrustedProxies::none(), ForwardedHeader::XForwardedFor),
+            ip("198.51.100.1")
+        );
     }
 
     #[test]

@@ -4,9 +4,9 @@
 pub mod accept;
 pub mod admin;
 pub mod auth;
+pub mod challenges;
 pub mod client_addr;
 pub mod connection;
-pub mod challenges;
 pub mod dev;
 pub mod extract;
 pub mod idempotency;

@@ -50,7 +50,10 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<im
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(str::trim);
         if !given.is_some_and(|given| same_secret(given, token)) {
-            return Err(ApiError::unauthenticated(ErrorCode::Unauthenticated, "The metrics token is missing or wrong."));
+            return Err(ApiError::unauthenticated(
+                ErrorCode::Unauthenticated,
+                "The metrics token is missing or wrong.",
+            ));
         }
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render()))
