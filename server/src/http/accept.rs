@@ -186,7 +186,7 @@ pub async fn serve(
     Ok(())
 }
 
-/// Counts open connections per client address.
+/// Counts open connections per client address (an IPv6 client's /64, see [`client_addr::limit_key`]).
 struct PerAddress {
     cap: usize,
     exempt: TrustedProxies,
@@ -206,10 +206,10 @@ impl PerAddress {
 
     /// Counts a new connection from `ip`, or `None` when that address already holds its share.
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<AddressSlot> {
-        let ip = client_addr::canonical(ip);
         if self.exempt.contains(ip) {
             return Some(AddressSlot { addresses: Arc::clone(self), ip: None });
         }
+        let ip = client_addr::limit_key(ip);
         // A map of counters, consistent after any panic; a poisoned lock is still usable.
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let count = open.entry(ip).or_insert(0);

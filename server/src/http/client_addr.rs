@@ -126,6 +126,16 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     ip.to_canonical()
 }
 
+/// The address as per-address limits count it: an IPv4 address, or the /64 network of an IPv6 address. One
+/// subscriber usually gets a whole /64 and may use any address in it, so counting single IPv6 addresses would give
+/// one host billions of separate allowances.
+pub fn limit_key(ip: IpAddr) -> IpAddr {
+    match canonical(ip) {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        v4 => v4,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +205,15 @@ mod tests {
         // Garbage where the client should be: the nearest trusted hop, never what lies to its left.
         let h = headers("x-forwarded-for", &["1.1.1.1, unknown, 10.0.0.2"]);
         assert_eq!(resolve(ip("10.0.0.3"), &h, &t, ForwardedHeader::XForwardedFor), ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn limits_count_an_ipv6_subscriber_once() {
+        assert_eq!(limit_key(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(limit_key(ip("2001:db8:1:2:bbbb::9")), limit_key(ip("2001:db8:1:2::77")));
+        assert_ne!(limit_key(ip("2001:db8:1:3::1")), limit_key(ip("2001:db8:1:2::1")));
+        assert_eq!(limit_key(ip("203.0.113.9")), ip("203.0.113.9"));
+        assert_eq!(limit_key(ip("::ffff:203.0.113.9")), ip("203.0.113.9"));
     }
 
     #[test]

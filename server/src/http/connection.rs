@@ -299,3 +299,42 @@ async fn sleep_until(at: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Timeouts = Timeouts { header_read: Duration::from_secs(10), keep_alive: Duration::from_secs(75) };
+
+    /// The deadline's kind, and that it lies `after` past a moment between `before` and now.
+    fn assert_deadline(a: &Activity, before: Instant, after: Duration, kind: Closed) {
+        let (at, why) = a.deadline(T).expect("a deadline");
+        assert_eq!(why, kind);
+        assert!(at >= before + after && at <= Instant::now() + after, "{at:?}");
+    }
+
+    #[test]
+    fn deadlines_follow_what_the_connection_is_doing() {
+        let before = Instant::now();
+        let a = Activity::new();
+        // Opened, nothing sent yet: the header-read timeout.
+        assert_deadline(&a, before, T.header_read, Closed::HeaderTimeout);
+        // A request in flight (its body arriving meanwhile): no deadline.
+        let request = a.begin_request();
+        a.bytes_arrived();
+        assert_eq!(a.deadline(T), None);
+        // Answered: idle, the keep-alive timeout.
+        let before = Instant::now();
+        drop(request);
+        assert_deadline(&a, before, T.keep_alive, Closed::KeepAliveTimeout);
+        // The next request's first byte: its head is due within the header-read timeout.
+        let before = Instant::now();
+        a.bytes_arrived();
+        assert_deadline(&a, before, T.header_read, Closed::HeaderTimeout);
+        // Later bytes of the same head do not move that deadline.
+        let (first, _) = a.deadline(T).unwrap();
+        a.bytes_arrived();
+        assert_eq!(a.deadline(T).unwrap().0, first);
+        assert!(a.is_idle());
+    }
+}

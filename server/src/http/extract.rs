@@ -152,8 +152,8 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
-/// The caller's network address, for per-address limits: the socket peer, or the address a trusted proxy
-/// forwarded (see [`client_addr`]).
+/// The caller's network address as per-address limits count it: the socket peer, or the address a trusted proxy
+/// forwarded (see [`client_addr`]); for IPv6, its /64 network ([`client_addr::limit_key`]).
 pub struct ClientIp(pub String);
 
 impl ClientIp {
@@ -169,7 +169,9 @@ impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let ip = ClientIp::of(parts, state).map(|ip| ip.to_string()).unwrap_or_else(|| "unknown".to_owned());
+        let ip = ClientIp::of(parts, state)
+            .map(|ip| client_addr::limit_key(ip).to_string())
+            .unwrap_or_else(|| "unknown".to_owned());
         Ok(ClientIp(ip))
     }
 }
