@@ -1,4 +1,5 @@
-//! Accounts: sign-up with its per-address limit, sign-in with its failure limits, token rotation with reuse detection, logout, profiles.
+//! Accounts: sign-up with its per-address limit, sign-in with its failure limits, token rotation with reuse
+//! detection, logout, profiles.
 //!
 //! Token lifetimes and the sign-in limits run on real time (`Utc::now()`), never on the dev-mode domain clock.
 

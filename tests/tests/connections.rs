@@ -189,12 +189,9 @@ async fn graceful_shutdown_ends_within_its_grace_while_clients_hang() {
     let mut dribbling = TcpStream::connect(addr_of(&s)).await.unwrap();
     dribbling.write_all(b"GET /health HTTP/1.1\r\n").await.unwrap();
     let mut stuck = TcpStream::connect(addr_of(&s)).await.unwrap();
-    stuck
-        .write_all(
-            b"POST /api/v1/auth/login HTTP/1.1\r\nHost: nene\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{\"email\"",
-        )
-        .await
-        .unwrap();
+    let head =
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: nene\r\ncontent-type: application/json\r\ncontent-length: 1000";
+    stuck.write_all(format!("{head}\r\n\r\n{{\"email\"").as_bytes()).await.unwrap();
     // Kept alive and idle after an answer.
     let mut kept = TcpStream::connect(addr_of(&s)).await.unwrap();
     kept.write_all(HEALTH).await.unwrap();

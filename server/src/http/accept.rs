@@ -238,10 +238,9 @@ impl Drop for AddressSlot {
 /// socket's send buffer, and a client that does not read it only loses the answer.
 fn refuse(stream: &TcpStream) {
     let body = r#"{"code":"TOO_MANY_REQUESTS","message":"Too many connections from your address."}"#;
-    let answer = format!(
-        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    );
+    let head =
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close";
+    let answer = format!("{head}\r\ncontent-length: {}\r\n\r\n{body}", body.len());
     let _ = stream.try_write(answer.as_bytes());
 }
 
