@@ -45,6 +45,8 @@ async fn server(backend: Backend, adjust: impl FnOnce(&mut nene_server::Config))
         c.run_workers = false;
         c.db_max_connections = 32;
         c.payment_requests_per_minute = 1_000_000;
+        // The load comes from one loopback address.
+        c.max_connections_per_ip = c.max_connections;
         adjust(c);
     })
     .await

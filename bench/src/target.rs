@@ -79,6 +79,8 @@ impl Target {
         config.run_workers = false;
         config.db_max_connections = settings.db_max_connections.unwrap_or(config.db_max_connections);
         config.payment_requests_per_minute = 1_000_000;
+        // The load comes from one loopback address.
+        config.max_connections_per_ip = config.max_connections;
         if let Some((base, secret, client)) = &settings.toss {
             config.toss.base_url = Some(base.clone());
             config.toss.secret_key = Some(secret.clone());
@@ -276,6 +278,7 @@ impl ChildServer {
             .env("NENE_JWT_SECRET", TEST_JWT_SECRET)
             .env("NENE_DB_MAX_CONNECTIONS", config.db_max_connections.to_string())
             .env("NENE_MAX_CONNECTIONS", config.max_connections.to_string())
+            .env("NENE_MAX_CONNECTIONS_PER_IP", config.max_connections_per_ip.to_string())
             .env("NENE_PAYMENT_REQUESTS_PER_MINUTE", config.payment_requests_per_minute.to_string())
             .env(
                 "DATABASE_URL",

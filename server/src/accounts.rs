@@ -1,4 +1,5 @@
-//! Accounts: sign-up, sign-in with its failure limits, token rotation with reuse detection, logout, profiles.
+//! Accounts: sign-up with its per-address limit, sign-in with its failure limits, token rotation with reuse
+//! detection, logout, profiles.
 //!
 //! Token lifetimes and the sign-in limits run on real time (`Utc::now()`), never on the dev-mode domain clock.
 
@@ -12,7 +13,6 @@ use nene_shared::{ErrorCode, FieldCode, UserId};
 use uuid::Uuid;
 
 use crate::app::AppState;
-use crate::auth::password;
 use crate::auth::tokens::{self, AccessClaims};
 use crate::error::{ApiError, ApiResult};
 use crate::ledger;
@@ -84,7 +84,7 @@ pub async fn signup(state: &AppState, req: SignupRequest) -> ApiResult<TokenPair
         return Err(ApiError::internal(&"validated fields missing"));
     };
 
-    let hash = password::hash(pw.expose().to_owned()).await.map_err(|e| ApiError::internal(&e))?;
+    let hash = state.passwords.hash(pw.expose().to_owned()).await.map_err(|e| ApiError::internal(&e))?;
     let now = Utc::now();
     let id = Uuid::now_v7();
     let mut tx = state.db.begin_write().await?;
@@ -147,37 +147,77 @@ pub async fn login(state: &AppState, req: LoginRequest, ip: &str) -> ApiResult<T
     let now = Utc::now().timestamp_millis();
     let window_ms = state.config.login_failure_window.as_millis() as i64;
     let since = now - window_ms;
+    let limits = (state.config.login_failures_per_account, state.config.login_failures_per_ip);
 
-    // Refuse before checking the password, so a locked account gives nothing away and costs no hashing.
+    // Refuse before checking the password, so a locked account gives nothing away and costs no hashing. A read
+    // first, so a flood against a locked account never waits for the writer.
     let mut tx = state.db.begin_read().await?;
-    let by_account = store::login_failures::count_for_account(&mut tx, account, since).await?;
-    let by_ip = store::login_failures::count_for_ip(&mut tx, ip, since).await?;
-    if by_account >= i64::from(state.config.login_failures_per_account)
-        || by_ip >= i64::from(state.config.login_failures_per_ip)
-    {
-        let oldest = store::login_failures::oldest_since(&mut tx, account, ip, since).await?.unwrap_or(now);
-        let retry_after = ((oldest + window_ms - now) / 1000).max(1) as u64;
-        return Err(ApiError::too_many("Too many failed sign-ins. Please try again later.", retry_after));
-    }
-    let found = store::users::find_credentials(&mut tx, account).await?;
+    login_refusal(&mut tx, account, ip, since, now, limits).await?;
     drop(tx);
+    // Then the attempt is counted before its check, under a lock on the account and the address: of a burst of
+    // parallel attempts, each sees the ones before it, so no more run the check than the limits allow.
+    let mut tx = state.db.begin_write().await?;
+    store::login_failures::lock(&mut tx, account, ip).await?;
+    login_refusal(&mut tx, account, ip, since, now, limits).await?;
+    let attempt = store::login_failures::begin_attempt(&mut tx, account, ip, now, since).await?;
+    let found = store::users::find_credentials(&mut tx, account).await?;
+    tx.commit().await?;
 
     let (user, hash) = found.map(|(u, h)| (Some(u), Some(h))).unwrap_or((None, None));
-    let ok = password::verify(req.password, hash).await.map_err(|e| ApiError::internal(&e))?;
+    let ok = state.passwords.verify(req.password, hash).await.map_err(|e| ApiError::internal(&e))?;
     let mut tx = state.db.begin_write().await?;
     match (ok, user) {
         (true, Some(user)) => {
-            store::login_failures::clear_account(&mut tx, account).await?;
+            store::login_failures::succeeded(&mut tx, attempt, account).await?;
             let pair = issue_pair(state, &mut tx, &user, Uuid::now_v7()).await?;
             tx.commit().await?;
             Ok(pair)
         }
         _ => {
-            store::login_failures::record(&mut tx, account, ip, now, since).await?;
+            store::login_failures::failed(&mut tx, attempt).await?;
             tx.commit().await?;
             Err(ApiError::unauthenticated(ErrorCode::InvalidCredentials, "The email or password is not correct."))
         }
     }
+}
+
+/// 429 when the account or the address has used up its failures in the window.
+async fn login_refusal(
+    tx: &mut Tx,
+    account: &str,
+    ip: &str,
+    since: i64,
+    now: i64,
+    (per_account, per_ip): (u32, u32),
+) -> ApiResult<()> {
+    let by_account = store::login_failures::count_for_account(tx, account, since).await?;
+    let by_ip = store::login_failures::count_for_ip(tx, ip, since).await?;
+    if by_account < i64::from(per_account) && by_ip < i64::from(per_ip) {
+        return Ok(());
+    }
+    let oldest = store::login_failures::oldest_since(tx, account, ip, since).await?.unwrap_or(now);
+    // The oldest failure leaves the window as far after now as it came after the window's start.
+    let retry_after = ((oldest - since) / 1000).max(1) as u64;
+    Err(ApiError::too_many("Too many failed sign-ins. Please try again later.", retry_after))
+}
+
+/// Counts a sign-up attempt from `ip`, or refuses it (429) when the address has made its hourly share. Counted
+/// before the password is hashed, under a lock on the address, so a parallel burst cannot pass together.
+pub async fn count_signup(state: &AppState, ip: &str) -> ApiResult<()> {
+    const WINDOW_MS: i64 = 3_600_000;
+    let now = Utc::now().timestamp_millis();
+    let since = now - WINDOW_MS;
+    let mut tx = state.db.begin_write().await?;
+    store::signup_attempts::lock(&mut tx, ip).await?;
+    let made = store::signup_attempts::count_since(&mut tx, ip, since).await?;
+    if made >= i64::from(state.config.signups_per_ip_per_hour) {
+        let oldest = store::signup_attempts::oldest_since(&mut tx, ip, since).await?.unwrap_or(now);
+        let retry_after = ((oldest - since) / 1000).max(1) as u64;
+        return Err(ApiError::too_many("Too many sign-ups from this address. Please try again later.", retry_after));
+    }
+    store::signup_attempts::record(&mut tx, ip, now, since).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Rotates a refresh token. A token that was already spent means it leaked (or a client bug replayed it): the whole

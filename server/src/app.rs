@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::password::Passwords;
 use crate::auth::secret;
 use crate::auth::tokens::JwtKeys;
 use crate::challenges::batch::JoinBatcher;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub fcm_sandbox: Option<FcmSandbox>,
     /// Joins go through one writer that commits the joins waiting at that moment together.
     pub joins: JoinBatcher,
+    /// Password hashing, a bounded number at a time.
+    pub passwords: Arc<Passwords>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +115,7 @@ impl Application {
         let db = state.db.clone();
         let stop = CancellationToken::new();
         let workers = if state.config.run_workers { jobs::spawn_all(&state, &stop) } else { Vec::new() };
-        let limits = http::accept::Limits::new(usize::try_from(state.config.max_connections).unwrap_or(usize::MAX));
+        let limits = http::accept::Limits::from_config(&state.config);
         let app = http::router(state);
         tracing::info!(addr = %listener.local_addr()?, max_connections = limits.max_connections, "serving");
         let stop_all = stop.clone();
@@ -172,6 +175,7 @@ pub async fn build_state(config: Config, addr: Option<SocketAddr>) -> Result<App
         push: push.map(Arc::new),
         fcm_sandbox,
         joins: JoinBatcher::start(db.clone()),
+        passwords: Arc::new(Passwords::per_core()),
     })
 }
 

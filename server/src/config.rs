@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::http::client_addr::{ForwardedHeader, TrustedProxies};
+
 /// Where the data lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DatabaseConfig {
@@ -40,6 +42,26 @@ pub struct Config {
     /// HTTP connections served at once (`NENE_MAX_CONNECTIONS`); more wait in the accept queue. Bounds the
     /// server's memory under a burst (about 20 KB per connection with a request in flight).
     pub max_connections: u32,
+    /// Connections one client address may hold open at once (`NENE_MAX_CONNECTIONS_PER_IP`), so one host cannot
+    /// take every slot. Trusted proxies are exempt: everyone behind one shares its address.
+    pub max_connections_per_ip: u32,
+    /// How long a connection may take to deliver a request's headers (`NENE_HEADER_READ_TIMEOUT_SECS`), counted
+    /// from its opening or from the first byte of a later request. A connection that sends nothing is closed then.
+    pub header_read_timeout: Duration,
+    /// How long a kept-alive connection may sit idle between requests (`NENE_KEEP_ALIVE_TIMEOUT_SECS`). Above the
+    /// idle timeout of a proxy's connection pool in front, so the proxy, not the server, closes pooled connections.
+    pub keep_alive_timeout: Duration,
+    /// How long a graceful shutdown waits for requests in flight before it cuts the connections left
+    /// (`NENE_SHUTDOWN_GRACE_SECS`).
+    pub shutdown_grace: Duration,
+    /// Proxies whose forwarded client address is believed (`NENE_TRUSTED_PROXIES`); nobody by default.
+    pub trusted_proxies: TrustedProxies,
+    /// The header those proxies write the client's address into (`NENE_FORWARDED_HEADER`).
+    pub forwarded_header: ForwardedHeader,
+    /// Sign-up attempts one address may make per hour (`NENE_SIGNUPS_PER_IP_PER_HOUR`).
+    pub signups_per_ip_per_hour: u32,
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>` (`NENE_METRICS_TOKEN`).
+    pub metrics_token: Option<String>,
     /// TossPayments. Outside dev mode, payments are off unless the secret key is set.
     pub toss: TossConfig,
     /// Background workers (outbox, reconciler). Tests switch them off to step them by hand.
@@ -107,6 +129,14 @@ impl Config {
             login_failure_window: Duration::from_secs(15 * 60),
             db_max_connections: 16,
             max_connections: 2048,
+            max_connections_per_ip: 128,
+            header_read_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(75),
+            shutdown_grace: Duration::from_secs(20),
+            trusted_proxies: TrustedProxies::none(),
+            forwarded_header: ForwardedHeader::XForwardedFor,
+            signups_per_ip_per_hour: 20,
+            metrics_token: None,
             toss: TossConfig::default(),
             run_workers: true,
             payment_requests_per_minute: 30,
@@ -168,6 +198,38 @@ impl Config {
         }
         if let Some(n) = get("NENE_MAX_CONNECTIONS") {
             config.max_connections = parse_positive("NENE_MAX_CONNECTIONS", n)?;
+        }
+        if let Some(n) = get("NENE_MAX_CONNECTIONS_PER_IP") {
+            config.max_connections_per_ip = parse_positive("NENE_MAX_CONNECTIONS_PER_IP", n)?;
+        }
+        for (name, slot) in [
+            ("NENE_HEADER_READ_TIMEOUT_SECS", &mut config.header_read_timeout),
+            ("NENE_KEEP_ALIVE_TIMEOUT_SECS", &mut config.keep_alive_timeout),
+            ("NENE_SHUTDOWN_GRACE_SECS", &mut config.shutdown_grace),
+        ] {
+            if let Some(secs) = get(name) {
+                *slot = Duration::from_secs(u64::from(parse_positive(name, secs)?));
+            }
+        }
+        if let Some(list) = get("NENE_TRUSTED_PROXIES") {
+            config.trusted_proxies =
+                TrustedProxies::parse(list).map_err(|reason| ConfigError { name: "NENE_TRUSTED_PROXIES", reason })?;
+        }
+        if let Some(header) = get("NENE_FORWARDED_HEADER") {
+            config.forwarded_header = ForwardedHeader::parse(header)
+                .map_err(|reason| ConfigError { name: "NENE_FORWARDED_HEADER", reason })?;
+        }
+        if let Some(n) = get("NENE_SIGNUPS_PER_IP_PER_HOUR") {
+            config.signups_per_ip_per_hour = parse_positive("NENE_SIGNUPS_PER_IP_PER_HOUR", n)?;
+        }
+        if let Some(token) = get("NENE_METRICS_TOKEN") {
+            if token.len() < 16 {
+                return Err(ConfigError {
+                    name: "NENE_METRICS_TOKEN",
+                    reason: "must be at least 16 characters".into(),
+                });
+            }
+            config.metrics_token = Some(token.to_owned());
         }
         if let Some(url) = get("NENE_TOSS_BASE_URL") {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -327,5 +389,45 @@ mod tests {
         assert!(e.to_string().starts_with("invalid setting NENE_DEV"));
         let e = Config::from_vars(&vars(&[("NENE_UI_DIR", "/no/such/folder")])).unwrap_err();
         assert_eq!(e.name, "NENE_UI_DIR");
+        for (name, value) in [
+            ("NENE_TRUSTED_PROXIES", "10.0.0.0/8, lb.internal"),
+            ("NENE_FORWARDED_HEADER", "x-real-ip"),
+            ("NENE_HEADER_READ_TIMEOUT_SECS", "0"),
+            ("NENE_KEEP_ALIVE_TIMEOUT_SECS", "soon"),
+            ("NENE_SHUTDOWN_GRACE_SECS", "-1"),
+            ("NENE_MAX_CONNECTIONS_PER_IP", "0"),
+            ("NENE_SIGNUPS_PER_IP_PER_HOUR", "many"),
+            ("NENE_METRICS_TOKEN", "short"),
+        ] {
+            let e = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
+            assert_eq!(e.name, name, "{e}");
+        }
+    }
+
+    #[test]
+    fn edge_settings_are_read() {
+        let c = Config::from_vars(&vars(&[
+            ("NENE_TRUSTED_PROXIES", "10.0.0.0/8,::1"),
+            ("NENE_FORWARDED_HEADER", "forwarded"),
+            ("NENE_HEADER_READ_TIMEOUT_SECS", "5"),
+            ("NENE_KEEP_ALIVE_TIMEOUT_SECS", "120"),
+            ("NENE_SHUTDOWN_GRACE_SECS", "3"),
+            ("NENE_MAX_CONNECTIONS_PER_IP", "1000"),
+            ("NENE_SIGNUPS_PER_IP_PER_HOUR", "3"),
+            ("NENE_METRICS_TOKEN", "a-long-enough-metrics-token"),
+        ]))
+        .unwrap();
+        assert!(c.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(c.trusted_proxies.contains("::1".parse().unwrap()));
+        assert_eq!(c.forwarded_header, ForwardedHeader::Forwarded);
+        assert_eq!(c.header_read_timeout, Duration::from_secs(5));
+        assert_eq!(c.keep_alive_timeout, Duration::from_secs(120));
+        assert_eq!(c.shutdown_grace, Duration::from_secs(3));
+        assert_eq!(c.max_connections_per_ip, 1000);
+        assert_eq!(c.signups_per_ip_per_hour, 3);
+        assert_eq!(c.metrics_token.as_deref(), Some("a-long-enough-metrics-token"));
+        let d = Config::from_vars(&HashMap::new()).unwrap();
+        assert!(d.trusted_proxies.is_empty());
+        assert_eq!(d.metrics_token, None);
     }
 }

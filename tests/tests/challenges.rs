@@ -257,12 +257,17 @@ async fn listing_filters_and_pages(backend: Backend) {
 
 /// 500 people join a 20-seat challenge at the same moment, each clicking twice: exactly 20 get in.
 async fn five_hundred_people_double_clicking_for_twenty_seats(backend: Backend) {
-    let s = server(backend).await;
+    // A thousand people, all on loopback: one address as far as the per-address connection cap can tell.
+    let storm = |c: &mut nene_server::Config| {
+        c.run_workers = false;
+        c.max_connections_per_ip = 10_000;
+    };
+    let s = TestServer::start_with(backend, storm).await;
     // On PostgreSQL a second server instance shares the database and takes half the requests.
     let second = match backend {
         Backend::Postgres => {
             let mut config = test_config(&s.db);
-            config.run_workers = false;
+            storm(&mut config);
             Some(TestServer::start_on(Arc::clone(&s.db), config).await)
         }
         Backend::Sqlite => None,

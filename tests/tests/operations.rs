@@ -1,10 +1,17 @@
-//! Health, readiness, metrics, the OpenAPI document and dev mode's clock.
+//! Health, readiness, metrics (bounded labels, an optional token), the OpenAPI document and dev mode's clock (for
+//! this machine only).
 
 use nene_tests::{Backend, TestServer, code, on_both_databases};
 use reqwest::StatusCode;
 use serde_json::json;
 
-on_both_databases!(health_ready_metrics_and_openapi, dev_clock_exists_only_in_dev_mode);
+on_both_databases!(
+    health_ready_metrics_and_openapi,
+    dev_clock_exists_only_in_dev_mode,
+    invented_methods_and_paths_leave_no_series_of_their_own,
+    metrics_can_be_kept_behind_a_token,
+    dev_routes_answer_this_machine_only,
+);
 
 async fn health_ready_metrics_and_openapi(backend: Backend) {
     let s = TestServer::start(backend).await;
@@ -131,4 +138,68 @@ async fn dev_clock_exists_only_in_dev_mode(backend: Backend) {
         // 3 welcome bonuses + 3 creators' stakes + 3 joins: nothing added by the restart.
         9
     });
+}
+
+async fn invented_methods_and_paths_leave_no_series_of_their_own(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let invented = reqwest::Method::from_bytes(b"FOO").unwrap();
+    let user = uuid::Uuid::now_v7();
+    for path in ["/health".to_owned(), format!("/api/v1/users/{user}"), "/no/such/place/at/all".to_owned()] {
+        let answer = s.http.request(invented.clone(), s.url(&path)).send().await.unwrap();
+        assert!(answer.status().is_client_error(), "{path}: {}", answer.status());
+    }
+    let answer = s.http.get(s.url(&format!("/api/v1/users/{user}"))).send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+
+    let text = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let series: Vec<&str> = text.lines().filter(|l| l.starts_with("http_requests_total")).collect();
+    assert!(!text.contains("FOO"), "{series:#?}");
+    assert!(series.iter().any(|l| l.contains(r#"method="OTHER""#)), "{series:#?}");
+    // Routes are their templates, never the concrete path a client chose.
+    assert!(!text.contains(&user.to_string()) && !text.contains("/no/such/place"), "{series:#?}");
+    assert!(series.iter().any(|l| l.contains(r#"route="/api/v1/users/{id}""#)), "{series:#?}");
+}
+
+async fn metrics_can_be_kept_behind_a_token(backend: Backend) {
+    let token = "metrics-scraper-token-0123456789";
+    let s = TestServer::start_with(backend, |c| c.metrics_token = Some(token.to_owned())).await;
+    let (status, body) = s.get("/metrics", None).await;
+    assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "UNAUTHENTICATED"));
+    let (status, _) = s.get("/metrics", Some("metrics-scraper-token-0123456780")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let answer = s.http.get(s.url("/metrics")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(answer.text().await.unwrap().contains("http_requests_total"));
+    // Health and readiness stay open to probes.
+    assert_eq!(s.get("/health", None).await.0, StatusCode::OK);
+}
+
+async fn dev_routes_answer_this_machine_only(backend: Backend) {
+    // A proxy on this machine (loopback, trusted) forwards requests from elsewhere.
+    let dev = TestServer::start_with(backend, |c| {
+        c.dev = true;
+        c.trusted_proxies = nene_server::http::client_addr::TrustedProxies::parse("127.0.0.1").unwrap();
+    })
+    .await;
+    let (status, _) = dev.get("/dev/clock", None).await;
+    assert_eq!(status, StatusCode::OK, "this machine's own requests are answered");
+
+    let from_afar = |method: reqwest::Method, path: &str| {
+        dev.http.request(method, dev.url(path)).header("x-forwarded-for", "203.0.113.50")
+    };
+    for (method, path) in [
+        (reqwest::Method::GET, "/dev/clock"),
+        (reqwest::Method::POST, "/dev/clock"),
+        (reqwest::Method::GET, "/dev/toss/sandbox/pay"),
+        (reqwest::Method::POST, "/dev/fcm/token"),
+    ] {
+        let answer = from_afar(method, path).json(&json!({"advance_secs": 86_400})).send().await.unwrap();
+        let status = answer.status();
+        let body: serde_json::Value = answer.json().await.unwrap_or_default();
+        assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "FORBIDDEN"), "{path}");
+    }
+    assert_eq!(dev.state.clock.offset_ms(), 0, "a refused request moved the clock");
+    // The rest of the API answers everyone.
+    let answer = from_afar(reqwest::Method::GET, "/health").send().await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
 }

@@ -46,10 +46,16 @@ fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-/// Creates an account and signs it in.
+/// Creates an account and signs it in. Sign-ups are limited per address (429).
 #[utoipa::path(post, path = "/auth/signup", tag = "accounts", request_body = SignupRequest,
-    responses((status = 201, body = TokenPair), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn signup(State(state): State<AppState>, ApiJson(req): ApiJson<SignupRequest>) -> ApiResult<Response> {
+    responses((status = 201, body = TokenPair), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
+async fn signup(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(req): ApiJson<SignupRequest>,
+) -> ApiResult<Response> {
+    accounts::count_signup(&state, &ip).await?;
     let pair = accounts::signup(&state, req).await?;
     Ok(with_cookie(StatusCode::CREATED, pair, state.config.refresh_token_ttl.as_secs()))
 }

@@ -1,7 +1,10 @@
-//! `/dev/…`: present only in dev mode. The domain clock can be read and moved forward.
+//! `/dev/…`: present only in dev mode, and answering this machine only. The domain clock can be read and moved
+//! forward.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use nene_shared::ErrorBody;
 use nene_shared::dev::{AdvanceClockRequest, ClockState};
 use utoipa_axum::router::OpenApiRouter;
@@ -9,13 +12,28 @@ use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::http::extract::ApiJson;
+use crate::http::extract::{ApiJson, ClientIp};
 use crate::store;
 
 pub const CLOCK_OFFSET_KEY: &str = "dev_clock_offset_ms";
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_clock, advance_clock))
+}
+
+/// Refuses `/dev/…` (the clock, the payment and push sandboxes) to anyone but this machine: they move the clock
+/// and fake payments, which even a dev server on a shared network must not let others do. The client is the
+/// resolved one, so a trusted proxy on this machine forwarding someone else's request does not count as local.
+pub async fn loopback_only(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path != "/dev" && !path.starts_with("/dev/") {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    if !ClientIp::of(&parts, &state).is_some_and(|ip| ip.is_loopback()) {
+        return ApiError::forbidden("The dev routes answer this machine only.").into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
 }
 
 fn clock_state(state: &AppState) -> ClockState {

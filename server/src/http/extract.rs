@@ -2,7 +2,7 @@
 //! missing fields → 400 `VALIDATION_FAILED` with `fields`), the signed-in user, and the caller's address.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::tokens::{AccessClaims, TokenError};
 use crate::error::ApiError;
+use crate::http::client_addr;
 use crate::store;
 
 /// A JSON request body, parsed with errors in the API's shape.
@@ -151,17 +152,25 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
-/// The caller's network address, for per-address limits.
+/// The caller's network address as per-address limits count it: the socket peer, or the address a trusted proxy
+/// forwarded (see [`client_addr`]); for IPv6, its /64 network ([`client_addr::limit_key`]).
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl ClientIp {
+    /// The client of a request, from its connection's peer and its headers.
+    pub fn of(parts: &Parts, state: &AppState) -> Option<IpAddr> {
+        let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
+        let config = &state.config;
+        Some(client_addr::resolve(peer.ip(), &parts.headers, &config.trusted_proxies, config.forwarded_header))
+    }
+}
+
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string())
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ip = ClientIp::of(parts, state)
+            .map(|ip| client_addr::limit_key(ip).to_string())
             .unwrap_or_else(|| "unknown".to_owned());
         Ok(ClientIp(ip))
     }

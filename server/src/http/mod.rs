@@ -5,6 +5,8 @@ pub mod accept;
 pub mod admin;
 pub mod auth;
 pub mod challenges;
+pub mod client_addr;
+pub mod connection;
 pub mod dev;
 pub mod extract;
 pub mod idempotency;
@@ -141,6 +143,11 @@ pub fn router(state: AppState) -> Router {
     let router = match &state.fcm_sandbox {
         Some(sandbox) => router.nest_service("/dev/fcm", sandbox.router()),
         None => router,
+    };
+    let router = if state.config.dev {
+        router.layer(middleware::from_fn_with_state(state.clone(), dev::loopback_only))
+    } else {
+        router
     };
 
     router

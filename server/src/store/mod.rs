@@ -18,6 +18,7 @@ pub mod notifications;
 pub mod outbox;
 pub mod payments;
 pub mod settings;
+pub mod signup_attempts;
 pub mod sync;
 pub mod tokens;
 pub mod users;
