@@ -26,6 +26,7 @@ use crate::push::Push;
 use crate::sandbox::fcm::FcmSandbox;
 use crate::sandbox::toss::TossSandbox;
 use crate::store::{self, Db, StoreError};
+use crate::supervisor::Workers;
 use crate::{dev, http, jobs, telemetry};
 
 /// Per-user limit on payment requests.
@@ -56,6 +57,8 @@ pub struct AppState {
     pub fcm_sandbox: Option<FcmSandbox>,
     /// Joins go through one writer that commits the joins waiting at that moment together.
     pub joins: JoinBatcher,
+    /// The supervised background workers and whether each is running (read by `/ready`).
+    pub workers: Workers,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +160,7 @@ pub async fn build_state(config: Config, addr: Option<SocketAddr>) -> Result<App
     let files_root = config.data_dir.join("files");
     let (push, fcm_sandbox) = push_from(&config, addr)?;
     let per_minute = NonZeroU32::new(config.payment_requests_per_minute).unwrap_or(NonZeroU32::MIN);
+    let workers = Workers::default();
     Ok(AppState {
         db: db.clone(),
         jwt: Arc::new(JwtKeys::new(&secret)),
@@ -171,7 +175,8 @@ pub async fn build_state(config: Config, addr: Option<SocketAddr>) -> Result<App
         files: FileStore::Local(LocalFiles::new(files_root)),
         push: push.map(Arc::new),
         fcm_sandbox,
-        joins: JoinBatcher::start(db.clone()),
+        joins: JoinBatcher::start(db.clone(), &workers),
+        workers,
     })
 }
 

@@ -18,13 +18,17 @@ use chrono::Utc;
 use nene_shared::UserId;
 use nene_shared::challenges::{Challenge, ChallengeId};
 use nene_shared::error::ErrorCode;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{JOIN_TITLE, already_joined, challenge_full, join_note, load, take_part, view};
 use crate::error::{ApiError, ApiResult};
 use crate::notify;
 use crate::store::{self, Db, Tx};
+use crate::supervisor::{self, Workers};
 
 mod together;
 
@@ -45,11 +49,20 @@ pub struct JoinBatcher {
     jobs: mpsc::Sender<Job>,
 }
 
+/// The supervised worker's name, as `/ready` and `worker_restarts_total` show it.
+pub const WRITER: &str = "join-writer";
+
 impl JoinBatcher {
-    /// Starts the writer task (it ends when the last handle is dropped).
-    pub fn start(db: Db) -> Self {
+    /// Starts the writer task under supervision (it ends when the last handle is dropped). The queue outlives any
+    /// one writer: should a writer panic, the joins it was committing are answered with an error (their transaction
+    /// did not commit) and the next writer takes over the queue, so joins keep working.
+    pub fn start(db: Db, workers: &Workers) -> Self {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(writer(db, rx));
+        let rx = Arc::new(Mutex::new(rx));
+        let health = workers.clone();
+        supervisor::supervise(WRITER, workers, &CancellationToken::new(), move || {
+            writer(db.clone(), rx.clone(), health.clone())
+        });
         JoinBatcher { jobs }
     }
 
@@ -84,10 +97,13 @@ pub async fn commit(db: &Db, joins: &[(ChallengeId, UserId)], path: Path) -> Api
     run_batch(db, &asks, path).await
 }
 
-async fn writer(db: Db, mut rx: mpsc::Receiver<Job>) {
+async fn writer(db: Db, rx: Arc<Mutex<mpsc::Receiver<Job>>>, workers: Workers) {
+    let mut rx = rx.lock().await;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        commit_batch(&db, std::mem::take(&mut batch)).await;
+        let jobs = std::mem::take(&mut batch);
+        workers.panic_if_injected(WRITER);
+        commit_batch(&db, jobs).await;
     }
 }
 
