@@ -64,7 +64,12 @@ impl Workers {
 
 /// Runs the future `start` makes as worker `name`, and starts a new one whenever it panics, until one ends by itself
 /// or `stop` is cancelled.
-pub fn supervise<F, Fut>(name: &'static str, workers: &Workers, stop: &CancellationToken, mut start: F) -> JoinHandle<()>
+pub fn supervise<F, Fut>(
+    name: &'static str,
+    workers: &Workers,
+    stop: &CancellationToken,
+    mut start: F,
+) -> JoinHandle<()>
 where
     F: FnMut() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,

@@ -511,7 +511,13 @@ async fn dev_mode_charges_through_the_built_in_sandbox(backend: Backend) {
 }
 
 /// Asks for a refund of `amount` with an Idempotency-Key; answers the status, the body and whether it was a replay.
-async fn refund_with_key(t: &WithToss, token: &str, order_id: &str, key: &str, amount: i64) -> (StatusCode, serde_json::Value, bool) {
+async fn refund_with_key(
+    t: &WithToss,
+    token: &str,
+    order_id: &str,
+    key: &str,
+    amount: i64,
+) -> (StatusCode, serde_json::Value, bool) {
     let resp = t
         .server
         .http
@@ -556,7 +562,8 @@ async fn break_outbox(t: &WithToss) {
 
 async fn heal_outbox(t: &WithToss) {
     let mut tx = t.server.state.db.begin_write().await.unwrap();
-    let sql = if tx.is_postgres() { "DROP TRIGGER test_outbox_broken ON outbox" } else { "DROP TRIGGER test_outbox_broken" };
+    let sql =
+        if tx.is_postgres() { "DROP TRIGGER test_outbox_broken ON outbox" } else { "DROP TRIGGER test_outbox_broken" };
     nene_server::on_conn!(&mut tx, c => sqlx::query(sql).execute(&mut *c).await.unwrap().rows_affected());
     tx.commit().await.unwrap();
 }

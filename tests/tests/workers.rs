@@ -37,9 +37,7 @@ fn names_down(body: &Value, worker: &str) -> bool {
 async fn restarts_of(s: &TestServer, worker: &str) -> f64 {
     let text = s.http.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
     let series = format!("worker_restarts_total{{worker=\"{worker}\"}}");
-    text.lines()
-        .find_map(|line| line.strip_prefix(&series).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(0.0)
+    text.lines().find_map(|line| line.strip_prefix(&series).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
 }
 
 async fn a_panicking_worker_is_restarted_and_ready_says_so_while_it_is_down(backend: Backend) {
