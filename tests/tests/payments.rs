@@ -601,7 +601,8 @@ async fn a_refund_retried_after_a_server_error_refunds_once(backend: Backend) {
 }
 
 async fn a_refund_cut_off_by_a_disconnect_refunds_once(backend: Backend) {
-    let t = WithToss::start(backend, |_| {}).await;
+    // The retries below ask every 100 ms; the per-person payment limit is not what this test is about.
+    let t = WithToss::start(backend, |c| c.payment_requests_per_minute = 10_000).await;
     let user = t.server.signup("gone@example.com", "gone").await;
     let order_id = t.charge(&user.access, 10_000).await;
 
