@@ -303,6 +303,13 @@ async fn browser_refresh_travels_only_in_a_secure_http_only_cookie(backend: Back
     assert!(body["access_token"].as_str().is_some());
     assert!(body.get("refresh_token").is_none(), "{body}");
 
+    // The contract says so too: `client` is WEB or APP, and a pair's refresh token may be absent.
+    let (_, doc) = s.get("/api/v1/openapi.json", None).await;
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["ClientKind"]["enum"], json!(["WEB", "APP"]), "{}", schemas["ClientKind"]);
+    let required = schemas["TokenPair"]["required"].as_array().unwrap();
+    assert!(!required.contains(&json!("refresh_token")), "{required:?}");
+
     // The app (APP, or no client at all) is unchanged: the token in the body, and no cookie.
     for client in [json!("APP"), serde_json::Value::Null] {
         let resp = s
