@@ -7,12 +7,12 @@
 //! `http://127.0.0.1`), where a browser would not send a Secure cookie back. A deployment serves browsers over
 //! HTTPS (through its proxy), so outside dev mode nothing is given up.
 
-use axum::{Extension, Json};
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use nene_shared::ErrorBody;
 use nene_shared::auth::{ClientKind, LoginRequest, LogoutRequest, RefreshRequest, SignupRequest, TokenPair};
 use utoipa_axum::router::OpenApiRouter;
