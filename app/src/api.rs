@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use nene_shared::ErrorBody;
-use nene_shared::auth::{LoginRequest, LogoutRequest, RefreshRequest, SignupRequest, TokenPair};
+use nene_shared::auth::{ClientKind, LoginRequest, LogoutRequest, RefreshRequest, SignupRequest, TokenPair};
 use nene_shared::sync::{PhotoUploaded, PullResponse, PushRequest, PushResponse};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
@@ -94,7 +94,7 @@ impl Api {
 
     /// Trades a refresh token for a new pair; the old refresh token is spent.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, ApiFailure> {
-        let body = RefreshRequest { refresh_token: Some(refresh_token.to_owned()) };
+        let body = RefreshRequest { refresh_token: Some(refresh_token.to_owned()), client: Some(ClientKind::App) };
         send(self.request(Method::POST, "/auth/refresh").json(&body)).await
     }
 

@@ -297,7 +297,7 @@ impl Bridge {
 
 /// A session answer for the page: the person, without tokens (the app keeps those).
 fn session_of(user: Me) -> TokenPair {
-    TokenPair { access_token: String::new(), refresh_token: String::new(), expires_in: 0, user }
+    TokenPair { access_token: String::new(), refresh_token: None, expires_in: 0, user }
 }
 
 fn query_value<'a>(call: &'a WireCall, name: &str) -> Option<&'a str> {

@@ -6,7 +6,7 @@
 use std::future::Future;
 
 use nene_shared::ErrorCode;
-use nene_shared::auth::{LoginRequest, SignupRequest, TokenPair};
+use nene_shared::auth::{ClientKind, LoginRequest, SignupRequest, TokenPair};
 use nene_shared::users::Me;
 use reqwest::StatusCode;
 
@@ -18,7 +18,11 @@ use crate::tokens::{TokenError, TokenStore};
 impl Engine {
     /// Signs in with email and password.
     pub async fn sign_in(&self, email: &str, password: &str) -> AppResult<Me> {
-        let req = LoginRequest { email: email.trim().to_owned(), password: password.to_owned() };
+        let req = LoginRequest {
+            email: email.trim().to_owned(),
+            password: password.to_owned(),
+            client: Some(ClientKind::App),
+        };
         let pair = self.api()?.login(&req).await?;
         self.adopt_session(pair).await
     }
@@ -29,6 +33,7 @@ impl Engine {
             email: email.trim().to_owned(),
             password: password.to_owned(),
             nickname: nickname.trim().to_owned(),
+            client: Some(ClientKind::App),
         };
         let pair = self.api()?.signup(&req).await?;
         self.adopt_session(pair).await
@@ -37,9 +42,10 @@ impl Engine {
     /// Takes over a session the server handed out some other way (an OAuth redirect, say). When it is another
     /// person than the cache's, their cached data and unsent actions are dropped first.
     pub async fn adopt_session(&self, pair: TokenPair) -> AppResult<Me> {
+        let refresh = refresh_of(&pair)?;
         let mut access = self.inner.access.lock().await;
         self.inner.cache.set_me(&pair.user)?;
-        self.store_tokens(move |t| t.save(&pair.refresh_token)).await?;
+        self.store_tokens(move |t| t.save(&refresh)).await?;
         *access = Some(pair.access_token);
         Ok(pair.user)
     }
@@ -131,7 +137,7 @@ impl Engine {
         match self.api()?.refresh(&refresh).await {
             Ok(pair) => {
                 // Saved before anything uses the new access token: the old refresh token is spent now.
-                let next = pair.refresh_token.clone();
+                let next = refresh_of(&pair)?;
                 self.store_tokens(move |t| t.save(&next)).await?;
                 self.inner.cache.set_me(&pair.user)?;
                 *access = Some(pair.access_token.clone());
@@ -164,4 +170,10 @@ impl Engine {
             .map_err(|e| AppError::Tokens(TokenError::Keyring(format!("the token store's thread failed: {e}"))))?
             .map_err(AppError::from)
     }
+}
+
+/// The refresh token of an APP answer. The server puts it in the body for the app; an answer without one (a
+/// browser's answer) cannot keep the app signed in.
+fn refresh_of(pair: &TokenPair) -> AppResult<String> {
+    pair.refresh_token.clone().ok_or_else(|| AppError::Protocol("the sign-in answer carries no refresh token".into()))
 }

@@ -131,7 +131,7 @@ async fn issue_pair(state: &AppState, tx: &mut Tx, user: &UserRow, family: Uuid)
         },
     )
     .await?;
-    Ok(TokenPair { access_token, refresh_token, expires_in: ttl, user: me_of(user) })
+    Ok(TokenPair { access_token, refresh_token: Some(refresh_token), expires_in: ttl, user: me_of(user) })
 }
 
 pub async fn login(state: &AppState, req: LoginRequest, ip: &str) -> ApiResult<TokenPair> {
@@ -219,9 +219,15 @@ pub async fn count_signup(state: &AppState, ip: &str) -> ApiResult<()> {
     tx.commit().await?;
     Ok(())
 }
+/// The most fresh siblings one spent token may yield within its grace window: enough for every tab of a browser
+/// waking at once, few enough that a leaked token cannot be farmed.
+pub const MAX_GRACE_SIBLINGS: i64 = 8;
 
 /// Rotates a refresh token. A token that was already spent means it leaked (or a client bug replayed it): the whole
-/// family is revoked, so whoever holds its newer tokens is signed out too.
+/// family is revoked, so whoever holds its newer tokens is signed out too. The one exception is a token spent within
+/// the last `refresh_reuse_grace`: two tabs of one browser share one cookie, and when both refresh at once the
+/// second presents the token the first just spent. It gets a fresh sibling pair in the same family (tokens are kept
+/// only as hashes, so the first answer cannot be repeated), at most [`MAX_GRACE_SIBLINGS`] times.
 pub async fn refresh(state: &AppState, token: &str) -> ApiResult<TokenPair> {
     let invalid = || ApiError::unauthenticated(ErrorCode::RefreshTokenInvalid, "Please sign in again.");
     let now = Utc::now().timestamp_millis();
@@ -232,14 +238,22 @@ pub async fn refresh(state: &AppState, token: &str) -> ApiResult<TokenPair> {
     if row.revoked_at.is_some() || row.expires_at <= now {
         return Err(invalid());
     }
-    if row.used_at.is_some() || !store::tokens::spend_refresh(&mut tx, row.id, now).await? {
-        store::tokens::revoke_family(&mut tx, row.family_id, now).await?;
-        tx.commit().await?;
-        tracing::warn!(user_id = %row.user_id, family = %row.family_id, "spent refresh token presented again; family revoked");
-        return Err(ApiError::unauthenticated(
-            ErrorCode::RefreshTokenReused,
-            "This sign-in was ended for your safety. Please sign in again.",
-        ));
+    let spent_now = row.used_at.is_none() && store::tokens::spend_refresh(&mut tx, row.id, now).await?;
+    if !spent_now {
+        let grace_ms = i64::try_from(state.config.refresh_reuse_grace.as_millis()).unwrap_or(i64::MAX);
+        let sibling = grace_ms > 0
+            && store::tokens::take_grace_sibling(&mut tx, row.id, now.saturating_sub(grace_ms), MAX_GRACE_SIBLINGS)
+                .await?;
+        if !sibling {
+            store::tokens::revoke_family(&mut tx, row.family_id, now).await?;
+            tx.commit().await?;
+            tracing::warn!(user_id = %row.user_id, family = %row.family_id, "spent refresh token presented again; family revoked");
+            return Err(ApiError::unauthenticated(
+                ErrorCode::RefreshTokenReused,
+                "This sign-in was ended for your safety. Please sign in again.",
+            ));
+        }
+        tracing::debug!(user_id = %row.user_id, family = %row.family_id, "refresh within the grace window; sibling issued");
     }
     let Some(user) = store::users::find_by_id(&mut tx, row.user_id).await? else {
         return Err(invalid());

@@ -27,6 +27,7 @@ use crate::push::Push;
 use crate::sandbox::fcm::FcmSandbox;
 use crate::sandbox::toss::TossSandbox;
 use crate::store::{self, Db, StoreError};
+use crate::supervisor::Workers;
 use crate::{dev, http, jobs, telemetry};
 
 /// Per-user limit on payment requests.
@@ -59,6 +60,8 @@ pub struct AppState {
     pub joins: JoinBatcher,
     /// Password hashing, a bounded number at a time.
     pub passwords: Arc<Passwords>,
+    /// The supervised background workers and whether each is running (read by `/ready`).
+    pub workers: Workers,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +163,7 @@ pub async fn build_state(config: Config, addr: Option<SocketAddr>) -> Result<App
     let files_root = config.data_dir.join("files");
     let (push, fcm_sandbox) = push_from(&config, addr)?;
     let per_minute = NonZeroU32::new(config.payment_requests_per_minute).unwrap_or(NonZeroU32::MIN);
+    let workers = Workers::default();
     Ok(AppState {
         db: db.clone(),
         jwt: Arc::new(JwtKeys::new(&secret)),
@@ -174,8 +178,9 @@ pub async fn build_state(config: Config, addr: Option<SocketAddr>) -> Result<App
         files: FileStore::Local(LocalFiles::new(files_root)),
         push: push.map(Arc::new),
         fcm_sandbox,
-        joins: JoinBatcher::start(db.clone()),
+        joins: JoinBatcher::start(db.clone(), &workers),
         passwords: Arc::new(Passwords::per_core()),
+        workers,
     })
 }
 

@@ -35,6 +35,10 @@ pub struct Config {
     pub log_format: LogFormat,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// How long after a refresh token was spent presenting it again still yields a fresh pair in the same family
+    /// (`NENE_REFRESH_REUSE_GRACE_SECS`; 0 turns it off): two tabs of one browser share one cookie and may refresh
+    /// at the same moment. Past it, a spent token is treated as stolen and its family revoked.
+    pub refresh_reuse_grace: Duration,
     pub login_failures_per_account: u32,
     pub login_failures_per_ip: u32,
     pub login_failure_window: Duration,
@@ -103,6 +107,9 @@ impl Default for TossConfig {
     }
 }
 
+/// The longest grace for a just-spent refresh token: it exists for requests racing each other, not for replays.
+const MAX_REFRESH_REUSE_GRACE_SECS: u64 = 120;
+
 /// A setting that cannot be used, named so the operator can fix it.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid setting {name}: {reason}")]
@@ -124,6 +131,7 @@ impl Config {
             log_format: LogFormat::Pretty,
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_reuse_grace: Duration::from_secs(20),
             login_failures_per_account: 10,
             login_failures_per_ip: 50,
             login_failure_window: Duration::from_secs(15 * 60),
@@ -192,6 +200,17 @@ impl Config {
         }
         if let Some(n) = get("NENE_LOGIN_FAILURES_PER_IP") {
             config.login_failures_per_ip = parse_positive("NENE_LOGIN_FAILURES_PER_IP", n)?;
+        }
+        if let Some(secs) = get("NENE_REFRESH_REUSE_GRACE_SECS") {
+            config.refresh_reuse_grace = match secs.parse::<u64>() {
+                Ok(s) if s <= MAX_REFRESH_REUSE_GRACE_SECS => Duration::from_secs(s),
+                _ => {
+                    return Err(ConfigError {
+                        name: "NENE_REFRESH_REUSE_GRACE_SECS",
+                        reason: format!("`{secs}` is not a number of seconds from 0 to {MAX_REFRESH_REUSE_GRACE_SECS}"),
+                    });
+                }
+            };
         }
         if let Some(n) = get("NENE_DB_MAX_CONNECTIONS") {
             config.db_max_connections = parse_positive("NENE_DB_MAX_CONNECTIONS", n)?;
@@ -385,6 +404,8 @@ mod tests {
         assert_eq!(e.name, "NENE_TOSS_SECRET_KEY");
         let e = Config::from_vars(&vars(&[("NENE_TOSS_SECRET_KEY", "test_sk_x")])).unwrap_err();
         assert_eq!(e.name, "NENE_TOSS_CLIENT_KEY");
+        let e = Config::from_vars(&vars(&[("NENE_REFRESH_REUSE_GRACE_SECS", "3600")])).unwrap_err();
+        assert_eq!(e.name, "NENE_REFRESH_REUSE_GRACE_SECS");
         let e = Config::from_vars(&vars(&[("NENE_DEV", "maybe")])).unwrap_err();
         assert!(e.to_string().starts_with("invalid setting NENE_DEV"));
         let e = Config::from_vars(&vars(&[("NENE_UI_DIR", "/no/such/folder")])).unwrap_err();

@@ -35,6 +35,7 @@ pub async fn seed(state: &AppState) -> Result<(), ApiError> {
                     email: (*email).to_owned(),
                     password: DEMO_PASSWORD.to_owned(),
                     nickname: (*nickname).to_owned(),
+                    client: None,
                 };
                 accounts::signup(state, req).await?.user.id
             }

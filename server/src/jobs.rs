@@ -1,8 +1,10 @@
 //! The background workers: each repeats a step function until it finds nothing to do, then waits for a nudge
 //! (a commit that queued work) or the poll interval, and stops when the server stops. Correctness does not depend
-//! on them running in only one process: every step claims its work in the database.
+//! on them running in only one process: every step claims its work in the database. Each runs under the
+//! [`supervisor`](crate::supervisor): a worker that panics is started again, and `/ready` says so while it is down.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -31,34 +33,44 @@ pub fn spawn_all(state: &AppState, stop: &CancellationToken) -> Vec<JoinHandle<(
 
 fn spawn<F, Fut>(name: &'static str, state: &AppState, stop: &CancellationToken, step: F) -> JoinHandle<()>
 where
-    F: Fn(AppState) -> Fut + Send + 'static,
-    Fut: Future<Output = StoreResult<usize>> + Send,
+    F: Fn(AppState) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = StoreResult<usize>> + Send + 'static,
 {
-    let state = state.clone();
-    let stop = stop.clone();
-    tokio::spawn(async move {
-        loop {
-            if stop.is_cancelled() {
-                break;
+    let step = Arc::new(step);
+    let (state, stop_all) = (state.clone(), stop.clone());
+    crate::supervisor::supervise(name, &state.workers.clone(), stop, move || {
+        run(name, state.clone(), stop_all.clone(), step.clone())
+    })
+}
+
+/// One worker's loop: steps while there is work, then waits for a nudge, the poll interval or the stop.
+async fn run<F, Fut>(name: &'static str, state: AppState, stop: CancellationToken, step: Arc<F>)
+where
+    F: Fn(AppState) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = StoreResult<usize>> + Send + 'static,
+{
+    loop {
+        if stop.is_cancelled() {
+            break;
+        }
+        let wake = state.wake.notified();
+        state.workers.panic_if_injected(name);
+        let worked = match step(state.clone()).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(worker = name, error = %e, "worker step failed");
+                0
             }
-            let wake = state.wake.notified();
-            let worked = match step(state.clone()).await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(worker = name, error = %e, "worker step failed");
-                    0
-                }
-            };
-            if worked == 0 {
-                tokio::select! {
-                    () = wake => {}
-                    () = tokio::time::sleep(POLL) => {}
-                    () = stop.cancelled() => break,
-                }
+        };
+        if worked == 0 {
+            tokio::select! {
+                () = wake => {}
+                () = tokio::time::sleep(POLL) => {}
+                () = stop.cancelled() => break,
             }
         }
-        tracing::debug!(worker = name, "stopped");
-    })
+    }
+    tracing::debug!(worker = name, "stopped");
 }
 
 /// Publishes the outbox depth per kind (a gauge for alerting on work piling up).

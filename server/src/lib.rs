@@ -25,6 +25,7 @@ pub mod photos;
 pub mod push;
 pub mod sandbox;
 pub mod store;
+pub mod supervisor;
 pub mod sync;
 pub mod telemetry;
 pub mod wallet;

@@ -248,10 +248,23 @@ impl Session {
     pub fn from_pair(body: &Value) -> Session {
         Session {
             access: body["access_token"].as_str().expect("access_token").to_owned(),
-            refresh: body["refresh_token"].as_str().expect("refresh_token").to_owned(),
+            refresh: body["refresh_token"].as_str().expect("refresh_token (an APP answer)").to_owned(),
             user_id: body["user"]["id"].as_str().expect("user.id").to_owned(),
         }
     }
+}
+
+/// Moves the spending of every spent refresh token `ms` into the past, straight in the database: a replay after
+/// that falls outside the grace window that covers two tabs refreshing at once, as a replay by a thief would.
+pub async fn age_spent_refresh_tokens(db: &nene_server::store::Db, ms: i64) {
+    let mut tx = db.begin_write().await.expect("write");
+    nene_server::on_conn!(&mut tx, c => sqlx::query("UPDATE refresh_tokens SET used_at = used_at - $1 WHERE used_at IS NOT NULL")
+        .bind(ms)
+        .execute(&mut *c)
+        .await
+        .expect("age refresh tokens")
+        .rows_affected());
+    tx.commit().await.expect("commit");
 }
 
 /// The `code` of an error body.

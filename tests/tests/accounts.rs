@@ -1,6 +1,6 @@
 //! Accounts and tokens end to end, on SQLite and PostgreSQL.
 
-use nene_tests::{Backend, PASSWORD, Session, TestServer, code, on_both_databases};
+use nene_tests::{Backend, PASSWORD, Session, TestServer, age_spent_refresh_tokens, code, on_both_databases};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -8,8 +8,11 @@ on_both_databases!(
     sign_up_sign_in_refresh_reuse_and_logout,
     duplicate_email_or_nickname_is_a_conflict,
     bad_input_is_refused_and_writes_nothing,
-    concurrent_refreshes_with_one_token_succeed_once,
-    browser_refresh_travels_in_an_http_only_cookie,
+    two_tabs_refreshing_at_once_both_stay_signed_in,
+    a_burst_of_reuses_past_the_sibling_limit_ends_the_sign_in,
+    reuse_after_the_grace_window_revokes_the_family,
+    browser_refresh_travels_only_in_a_secure_http_only_cookie,
+    dev_mode_on_loopback_http_leaves_the_cookie_without_secure,
     profiles_can_be_changed_only_by_their_owner_or_an_admin,
 );
 
@@ -40,7 +43,9 @@ async fn sign_up_sign_in_refresh_reuse_and_logout(backend: Backend) {
     assert_ne!(rotated.access, login.access);
     assert_eq!(s.get("/api/v1/me", Some(&rotated.access)).await.0, StatusCode::OK);
 
-    // Presenting the spent token again is a theft signal: refused, and the newer token of that family dies too.
+    // Presenting the spent token again, later than two racing tabs could, is a theft signal: refused, and the newer
+    // token of that family dies too.
+    age_spent_refresh_tokens(&s.state.db, 60_000).await;
     let (status, body) = s.post("/api/v1/auth/refresh", None, &json!({"refresh_token": login.refresh})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(code(&body), "REFRESH_TOKEN_REUSED");
@@ -160,44 +165,177 @@ async fn bad_input_is_refused_and_writes_nothing(backend: Backend) {
     assert_eq!(s.count("password_credentials").await, 0);
 }
 
-async fn concurrent_refreshes_with_one_token_succeed_once(backend: Backend) {
-    let s = TestServer::start(backend).await;
-    let user = s.signup("race@example.com", "racer").await;
-    let body = json!({"refresh_token": user.refresh});
-    let attempts = (0..8).map(|_| s.post("/api/v1/auth/refresh", None, &body));
-    let results = futures::future::join_all(attempts).await;
-    let ok = results.iter().filter(|(st, _)| *st == StatusCode::OK).count();
-    assert!(ok <= 1, "a refresh token was spent {ok} times");
-    assert!(results.iter().all(|(st, _)| *st == StatusCode::OK || *st == StatusCode::UNAUTHORIZED));
-    // After the race the family is spent or revoked: the token works no more.
-    assert_eq!(s.post("/api/v1/auth/refresh", None, &body).await.0, StatusCode::UNAUTHORIZED);
-}
-
-async fn browser_refresh_travels_in_an_http_only_cookie(backend: Backend) {
-    let s = TestServer::start(backend).await;
+/// Signs up as a browser does; answers the body and the `Set-Cookie` header.
+async fn web_signup(s: &TestServer, email: &str, nickname: &str) -> (serde_json::Value, String) {
     let resp = s
         .http
         .post(s.url("/api/v1/auth/signup"))
-        .json(&json!({"email": "web@example.com", "password": PASSWORD, "nickname": "webby"}))
+        .json(&json!({"email": email, "password": PASSWORD, "nickname": nickname, "client": "WEB"}))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
-    let cookie = resp.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("nene_refresh="), "{cookie}");
-    for attr in ["HttpOnly", "SameSite=Strict", "Path=/api/v1/auth"] {
-        assert!(cookie.contains(attr), "{cookie} lacks {attr}");
-    }
-    let pair = cookie.split(';').next().unwrap().to_owned();
+    let cookie = set_cookie(&resp).expect("a WEB sign-up sets the refresh cookie");
+    (resp.json().await.unwrap(), cookie)
+}
 
-    // No body at all: the cookie carries the token.
+fn set_cookie(resp: &reqwest::Response) -> Option<String> {
+    resp.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// `name=value` of a `Set-Cookie` line: what the browser sends back.
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+/// A browser's refresh: the cookie, and a body that names the client but carries no token.
+async fn web_refresh(s: &TestServer, cookie: &str) -> reqwest::Response {
+    s.http
+        .post(s.url("/api/v1/auth/refresh"))
+        .header("cookie", cookie)
+        .json(&json!({"client": "WEB"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn two_tabs_refreshing_at_once_both_stay_signed_in(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (_, cookie) = web_signup(&s, "tabs@example.com", "tabby").await;
+    let cookie = cookie_pair(&cookie);
+
+    // Both tabs send the one cookie at the same moment: the first rotates it, the second presents the token just
+    // spent. Both get a pair of their own, in the same sign-in.
+    let (a, b) = tokio::join!(web_refresh(&s, &cookie), web_refresh(&s, &cookie));
+    assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
+    let (a_cookie, b_cookie) = (cookie_pair(&set_cookie(&a).unwrap()), cookie_pair(&set_cookie(&b).unwrap()));
+    assert_ne!(a_cookie, b_cookie, "each tab gets its own new token");
+    let a: serde_json::Value = a.json().await.unwrap();
+    let b: serde_json::Value = b.json().await.unwrap();
+    for body in [&a, &b] {
+        assert!(body.get("refresh_token").is_none(), "{body}");
+        let access = body["access_token"].as_str().unwrap();
+        assert_eq!(s.get("/api/v1/me", Some(access)).await.0, StatusCode::OK);
+    }
+    // Both new tokens work, each once, and the sign-in goes on.
+    for next in [&a_cookie, &b_cookie] {
+        let resp = web_refresh(&s, next).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let again = cookie_pair(&set_cookie(&resp).unwrap());
+        assert_eq!(web_refresh(&s, &again).await.status(), StatusCode::OK);
+    }
+    let families: i64 = {
+        let mut tx = s.state.db.begin_read().await.unwrap();
+        nene_server::on_conn!(&mut tx, c => sqlx::query_scalar("SELECT COUNT(DISTINCT family_id) FROM refresh_tokens")
+            .fetch_one(&mut *c).await.unwrap())
+    };
+    assert_eq!(families, 1, "the siblings stay in the one sign-in");
+}
+
+async fn a_burst_of_reuses_past_the_sibling_limit_ends_the_sign_in(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let user = s.signup("burst@example.com", "burster").await;
+    let body = json!({"refresh_token": user.refresh});
+    let burst = 4 + 1 + nene_server::accounts::MAX_GRACE_SIBLINGS as usize;
+    let results = futures::future::join_all((0..burst).map(|_| s.post("/api/v1/auth/refresh", None, &body))).await;
+    let ok: Vec<Session> =
+        results.iter().filter(|(st, _)| *st == StatusCode::OK).map(|(_, b)| Session::from_pair(b)).collect();
+    assert_eq!(ok.len(), 1 + nene_server::accounts::MAX_GRACE_SIBLINGS as usize, "one rotation and its siblings");
+    // The first refusal revokes the sign-in (REUSED); any after it meet a revoked token (INVALID).
+    for (status, body) in results.iter().filter(|(st, _)| *st != StatusCode::OK) {
+        assert_eq!(*status, StatusCode::UNAUTHORIZED);
+        assert!(["REFRESH_TOKEN_REUSED", "REFRESH_TOKEN_INVALID"].contains(&code(body)), "{body}");
+    }
+    // More than that is no race between tabs: the sign-in was ended, siblings included.
+    for session in &ok {
+        let (status, _) = s.post("/api/v1/auth/refresh", None, &json!({"refresh_token": session.refresh})).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+async fn reuse_after_the_grace_window_revokes_the_family(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (_, cookie) = web_signup(&s, "late@example.com", "latecomer").await;
+    let first = cookie_pair(&cookie);
+    let resp = web_refresh(&s, &first).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let second = cookie_pair(&set_cookie(&resp).unwrap());
+
+    age_spent_refresh_tokens(&s.state.db, s.state.config.refresh_reuse_grace.as_millis() as i64 + 1_000).await;
+    let resp = web_refresh(&s, &first).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(code(&body), "REFRESH_TOKEN_REUSED");
+    // The newer token of that sign-in is dead too.
+    assert_eq!(web_refresh(&s, &second).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn browser_refresh_travels_only_in_a_secure_http_only_cookie(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let (body, cookie) = web_signup(&s, "web@example.com", "webby").await;
+    assert!(body["access_token"].as_str().is_some());
+    assert!(body.get("refresh_token").is_none(), "a WEB answer's body carries no refresh token: {body}");
+    assert!(cookie.starts_with("nene_refresh="), "{cookie}");
+    for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/api/v1/auth"] {
+        assert!(cookie.split("; ").any(|a| a == attr), "{cookie} lacks {attr}");
+    }
+
+    // Sign-in as a browser: the same.
+    let resp = s
+        .http
+        .post(s.url("/api/v1/auth/login"))
+        .json(&json!({"email": "web@example.com", "password": PASSWORD, "client": "WEB"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let login_cookie = set_cookie(&resp).unwrap();
+    assert!(login_cookie.contains("; Secure") && login_cookie.contains("; HttpOnly"), "{login_cookie}");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(body.get("refresh_token").is_none(), "{body}");
+
+    // A refresh with no body at all: the cookie carries the token, and the answer is a browser's.
+    let pair = cookie_pair(&cookie);
     let resp = s.http.post(s.url("/api/v1/auth/refresh")).header("cookie", &pair).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
+    assert!(set_cookie(&resp).unwrap().contains("; Secure"));
     let body: serde_json::Value = resp.json().await.unwrap();
     assert!(body["access_token"].as_str().is_some());
-    // The cookie's token is now spent.
-    let resp = s.http.post(s.url("/api/v1/auth/refresh")).header("cookie", &pair).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(body.get("refresh_token").is_none(), "{body}");
+
+    // The contract says so too: `client` is WEB or APP, and a pair's refresh token may be absent.
+    let (_, doc) = s.get("/api/v1/openapi.json", None).await;
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(schemas["ClientKind"]["enum"], json!(["WEB", "APP"]), "{}", schemas["ClientKind"]);
+    let required = schemas["TokenPair"]["required"].as_array().unwrap();
+    assert!(!required.contains(&json!("refresh_token")), "{required:?}");
+
+    // The app (APP, or no client at all) is unchanged: the token in the body, and no cookie.
+    for client in [json!("APP"), serde_json::Value::Null] {
+        let resp = s
+            .http
+            .post(s.url("/api/v1/auth/login"))
+            .json(&json!({"email": "web@example.com", "password": PASSWORD, "client": client}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(set_cookie(&resp).is_none());
+        let body: serde_json::Value = resp.json().await.unwrap();
+        let app = Session::from_pair(&body);
+        let (status, body) = s.post("/api/v1/auth/refresh", None, &json!({"refresh_token": app.refresh})).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body["refresh_token"].as_str().is_some());
+    }
+}
+
+async fn dev_mode_on_loopback_http_leaves_the_cookie_without_secure(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| c.dev = true).await;
+    let (_, cookie) = web_signup(&s, "local@example.com", "local").await;
+    assert!(cookie.contains("; HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(!cookie.split("; ").any(|a| a == "Secure"), "plain HTTP on loopback in dev mode: {cookie}");
+    let resp = web_refresh(&s, &cookie_pair(&cookie)).await;
+    assert_eq!(resp.status(), StatusCode::OK);
 }
 
 async fn profiles_can_be_changed_only_by_their_owner_or_an_admin(backend: Backend) {

@@ -24,6 +24,9 @@ on_both_databases!(
     running_workers_credit_without_help,
     a_payment_that_cannot_be_credited_is_cancelled_at_toss,
     dev_mode_charges_through_the_built_in_sandbox,
+    a_refund_retried_after_a_server_error_refunds_once,
+    a_refund_cut_off_by_a_disconnect_refunds_once,
+    a_202_is_not_replayed_once_the_refund_is_done,
 );
 
 async fn confirm_credits_once_even_when_confirmed_twice(backend: Backend) {
@@ -505,4 +508,160 @@ async fn dev_mode_charges_through_the_built_in_sandbox(backend: Backend) {
     }
     assert_eq!(balance, 25_000);
     assert_ledger_ok(&s.state.db).await;
+}
+
+/// Asks for a refund of `amount` with an Idempotency-Key; answers the status, the body and whether it was a replay.
+async fn refund_with_key(
+    t: &WithToss,
+    token: &str,
+    order_id: &str,
+    key: &str,
+    amount: i64,
+) -> (StatusCode, serde_json::Value, bool) {
+    let resp = t
+        .server
+        .http
+        .post(t.server.url(&format!("/api/v1/payments/orders/{order_id}/cancel")))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(&json!({"amount": amount}))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let replayed = resp.headers().contains_key("idempotent-replayed");
+    (status, resp.json().await.unwrap_or_default(), replayed)
+}
+
+async fn payment_key_of(t: &WithToss, order_id: &str) -> String {
+    let mut tx = t.server.state.db.begin_read().await.unwrap();
+    nene_server::store::payments::order(&mut tx, order_id).await.unwrap().unwrap().payment_key.unwrap()
+}
+
+/// Makes every change to the outbox fail, in the real database, until [`heal_outbox`]: a failure on our side after
+/// a refund committed (its cancel at Toss cannot be claimed).
+async fn break_outbox(t: &WithToss) {
+    let db = &t.server.state.db;
+    let mut tx = db.begin_write().await.unwrap();
+    if tx.is_postgres() {
+        nene_server::on_conn!(&mut tx, c => {
+            sqlx::query("CREATE FUNCTION test_injected_failure() RETURNS trigger LANGUAGE plpgsql AS \
+                         $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$")
+                .execute(&mut *c).await.unwrap();
+            sqlx::query("CREATE TRIGGER test_outbox_broken BEFORE UPDATE ON outbox FOR EACH ROW \
+                         EXECUTE FUNCTION test_injected_failure()")
+                .execute(&mut *c).await.unwrap();
+        });
+    } else {
+        nene_server::on_conn!(&mut tx, c => sqlx::query(
+                "CREATE TRIGGER test_outbox_broken BEFORE UPDATE ON outbox BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+            .execute(&mut *c).await.unwrap().rows_affected());
+    }
+    tx.commit().await.unwrap();
+}
+
+async fn heal_outbox(t: &WithToss) {
+    let mut tx = t.server.state.db.begin_write().await.unwrap();
+    let sql =
+        if tx.is_postgres() { "DROP TRIGGER test_outbox_broken ON outbox" } else { "DROP TRIGGER test_outbox_broken" };
+    nene_server::on_conn!(&mut tx, c => sqlx::query(sql).execute(&mut *c).await.unwrap().rows_affected());
+    tx.commit().await.unwrap();
+}
+
+async fn a_refund_retried_after_a_server_error_refunds_once(backend: Backend) {
+    let t = WithToss::start(backend, |_| {}).await;
+    let user = t.server.signup("error@example.com", "errored").await;
+    let order_id = t.charge(&user.access, 10_000).await;
+
+    // The refund commits (points out, refund recorded), then our side fails before Toss is asked: a 5xx.
+    break_outbox(&t).await;
+    let (status, body, _) = refund_with_key(&t, &user.access, &order_id, "refund-after-error", 3_000).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(t.toss.calls(Op::Cancel), 0);
+    heal_outbox(&t).await;
+
+    // The client retries with the same key: the refund it asked for goes through, once.
+    let (status, order, replayed) = refund_with_key(&t, &user.access, &order_id, "refund-after-error", 3_000).await;
+    assert_eq!(status, StatusCode::OK, "{order}");
+    assert!(!replayed);
+    assert_eq!(order["refunded_amount"], 3_000);
+    assert_eq!(order["status"], "PARTIALLY_REFUNDED");
+    assert_eq!(t.toss.cancel_amounts(&payment_key_of(&t, &order_id).await), vec![3_000]);
+    assert_eq!(t.server.count("payment_refunds").await, 1);
+    assert_eq!(t.wallet(&user.access).await, (7_000, 7_000));
+    // The final answer is kept from now on.
+    let (status, again, replayed) = refund_with_key(&t, &user.access, &order_id, "refund-after-error", 3_000).await;
+    assert_eq!((status, replayed), (StatusCode::OK, true));
+    assert_eq!(again["refunded_amount"], 3_000);
+    // A refund with a new key is a new refund.
+    let (status, order, _) = refund_with_key(&t, &user.access, &order_id, "another-refund", 1_000).await;
+    assert_eq!(status, StatusCode::OK, "{order}");
+    assert_eq!(order["refunded_amount"], 4_000);
+    assert_ledger_ok(&t.server.state.db).await;
+}
+
+async fn a_refund_cut_off_by_a_disconnect_refunds_once(backend: Backend) {
+    // The retries below ask every 100 ms; the per-person payment limit is not what this test is about.
+    let t = WithToss::start(backend, |c| c.payment_requests_per_minute = 10_000).await;
+    let user = t.server.signup("gone@example.com", "gone").await;
+    let order_id = t.charge(&user.access, 10_000).await;
+
+    // Toss takes its time; the client gives up and closes the connection before the answer.
+    t.toss.push_fault(Op::Cancel, Fault::DelayThenApply(Duration::from_millis(1_500)));
+    let cut = t
+        .server
+        .http
+        .post(t.server.url(&format!("/api/v1/payments/orders/{order_id}/cancel")))
+        .bearer_auth(&user.access)
+        .header("Idempotency-Key", "refund-cut-off")
+        .json(&json!({"amount": 4_000}))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(cut.is_err(), "the client hung up before the answer");
+
+    // It retries with the same key until it has an outcome: the refund it asked for, once.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let order = loop {
+        let (status, body, _) = refund_with_key(&t, &user.access, &order_id, "refund-cut-off", 4_000).await;
+        match status {
+            StatusCode::OK => break body,
+            StatusCode::ACCEPTED | StatusCode::CONFLICT => {}
+            other => panic!("unexpected answer {other}: {body}"),
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no outcome for the refund: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(order["refunded_amount"], 4_000);
+    assert_eq!(t.toss.cancel_amounts(&payment_key_of(&t, &order_id).await), vec![4_000]);
+    assert_eq!(t.server.count("payment_refunds").await, 1);
+    assert_eq!(t.wallet(&user.access).await, (6_000, 6_000));
+    assert_ledger_ok(&t.server.state.db).await;
+}
+
+async fn a_202_is_not_replayed_once_the_refund_is_done(backend: Backend) {
+    let t = WithToss::start(backend, |_| {}).await;
+    let user = t.server.signup("later@example.com", "later").await;
+    let order_id = t.charge(&user.access, 10_000).await;
+
+    // Toss is busy: the refund is under way (202), and the worker will finish it.
+    t.toss.push_fault(
+        Op::Cancel,
+        Fault::Reject { status: 500, code: "FAILED_INTERNAL_SYSTEM_PROCESSING".into(), message: "busy".into() },
+    );
+    let (status, body, _) = refund_with_key(&t, &user.access, &order_id, "refund-later", 10_000).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    t.server.state.clock.advance_ms(60_000);
+    assert_eq!(worker::cancel_step(&t.server.state).await.unwrap(), 1);
+
+    // The same request again: the outcome as it is now, not the 202.
+    let (status, order, replayed) = refund_with_key(&t, &user.access, &order_id, "refund-later", 10_000).await;
+    assert_eq!(status, StatusCode::OK, "{order}");
+    assert!(!replayed);
+    assert_eq!(order["status"], "REFUNDED");
+    let (status, _, replayed) = refund_with_key(&t, &user.access, &order_id, "refund-later", 10_000).await;
+    assert_eq!((status, replayed), (StatusCode::OK, true));
+    assert_eq!(t.toss.cancel_amounts(&payment_key_of(&t, &order_id).await), vec![10_000]);
+    assert_eq!(t.server.count("payment_refunds").await, 1);
+    assert_ledger_ok(&t.server.state.db).await;
 }

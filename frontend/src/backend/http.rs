@@ -2,10 +2,11 @@
 //!
 //! Tokens, as the architecture notes ask: the access token lives only in this object's memory (gone on reload);
 //! the refresh token is an HttpOnly, SameSite=Strict cookie the server sets on `/api/v1/auth`, which scripts cannot
-//! read and `fetch` sends by itself (`credentials: same-origin`). When the access token has expired (401
-//! `TOKEN_EXPIRED`) the call refreshes once (`POST /auth/refresh`, empty body) and is sent again. Refreshes are
-//! serialised: the server spends a refresh token on use and treats a second use as theft, so two calls expiring at
-//! once must not both refresh.
+//! read and `fetch` sends by itself (`credentials: same-origin`). Every sign-in and refresh says `client: WEB`, so
+//! no answer's body carries the refresh token. When the access token has expired (401 `TOKEN_EXPIRED`) the call
+//! refreshes once (`POST /auth/refresh`, no token in the body) and is sent again. Refreshes within this page are
+//! serialised, so two calls expiring at once cost one rotation; other tabs sharing the cookie may still refresh at
+//! the same moment, which the server's short grace for a just-spent token absorbs.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -67,7 +68,7 @@ impl HttpTransport {
         if self.generation.load(Ordering::SeqCst) != seen {
             return self.snapshot().0.is_some();
         }
-        let answer = self.fetch(&Call::post("/auth/refresh"), None).await;
+        let answer = self.fetch(&super::refresh_call(), None).await;
         let pair =
             answer.ok().filter(|a| a.status == 200).and_then(|a| serde_json::from_slice::<TokenPair>(&a.bytes).ok());
         let fresh = pair.is_some();

@@ -18,7 +18,7 @@ mod tauri;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use nene_shared::auth::{LoginRequest, RefreshRequest, SignupRequest, TokenPair};
+use nene_shared::auth::{ClientKind, LoginRequest, RefreshRequest, SignupRequest, TokenPair};
 use nene_shared::challenges::{
     Challenge, ChallengeId, ChallengeQuery, CreateChallengeRequest, Participant, Progress, Proof, ProofQuery,
 };
@@ -65,6 +65,12 @@ pub struct Call {
     pub body: Body,
     /// For money-moving calls: the same key makes a retry return the first answer instead of acting twice.
     pub idempotency_key: Option<String>,
+}
+
+/// `POST /auth/refresh` as a browser sends it: no token in the body (the HttpOnly cookie carries it), and `WEB`
+/// so the new token comes back in the cookie only.
+pub(crate) fn refresh_call() -> Call {
+    Call::post("/auth/refresh").json(&RefreshRequest { refresh_token: None, client: Some(ClientKind::Web) })
 }
 
 impl Call {
@@ -289,7 +295,7 @@ impl Backend {
 
     /// Picks up a sign-in that survives a reload (the refresh cookie); `None` when there is none.
     pub async fn restore_session(&self) -> Result<Option<Me>, ApiError> {
-        match self.request::<TokenPair>(Call::post("/auth/refresh")).await {
+        match self.request::<TokenPair>(refresh_call()).await {
             Ok(pair) => Ok(Some(self.signed_in(pair))),
             Err(e) if e.status() == Some(401) => Ok(None),
             Err(e) => Err(e),
@@ -297,12 +303,15 @@ impl Backend {
     }
 
     pub async fn sign_up(&self, req: &SignupRequest) -> Result<Me, ApiError> {
-        let pair = self.request::<TokenPair>(Call::post("/auth/signup").json(req)).await?;
+        // A browser's refresh token stays in its HttpOnly cookie: the answer's body never carries it.
+        let req = SignupRequest { client: Some(ClientKind::Web), ..req.clone() };
+        let pair = self.request::<TokenPair>(Call::post("/auth/signup").json(&req)).await?;
         Ok(self.signed_in(pair))
     }
 
     pub async fn sign_in(&self, req: &LoginRequest) -> Result<Me, ApiError> {
-        let pair = self.request::<TokenPair>(Call::post("/auth/login").json(req)).await?;
+        let req = LoginRequest { client: Some(ClientKind::Web), ..req.clone() };
+        let pair = self.request::<TokenPair>(Call::post("/auth/login").json(&req)).await?;
         Ok(self.signed_in(pair))
     }
 

@@ -70,7 +70,11 @@ pub fn SignIn() -> impl IntoView {
         }
         pending.set(true);
         let backend = backend.clone();
-        let req = LoginRequest { email: email.get_untracked().trim().to_owned(), password: password.get_untracked() };
+        let req = LoginRequest {
+            email: email.get_untracked().trim().to_owned(),
+            password: password.get_untracked(),
+            client: None,
+        };
         spawn_local(async move {
             // Success moves on through `leave_when_signed_in`, which sees the new session.
             if let Err(e) = backend.sign_in(&req).await {
@@ -153,6 +157,7 @@ pub fn SignUp() -> impl IntoView {
             email: email.get_untracked().trim().to_owned(),
             password: password.get_untracked(),
             nickname: nickname.get_untracked().trim().to_owned(),
+            client: None,
         };
         spawn_local(async move {
             if let Err(e) = backend.sign_up(&req).await {

@@ -23,6 +23,15 @@ pub const SETTLEMENT_CHUNK: usize = 5_000;
 /// The most challenges a scheduler step looks at (and settles together).
 pub const DUE_BATCH: usize = 50;
 
+/// How long (domain time) a challenge whose transition failed `failures` times in a row waits before the next try:
+/// 30 s, doubling, at most an hour. Until then the batch goes to the others.
+pub fn retry_delay_ms(failures: i64) -> i64 {
+    const FIRST_MS: i64 = 30_000;
+    const MAX_MS: i64 = 3_600_000;
+    let doublings = u32::try_from(failures.clamp(0, 20)).unwrap_or(20);
+    FIRST_MS.saturating_mul(1_i64 << doublings).min(MAX_MS)
+}
+
 /// Handles every challenge whose start or end is due. Returns how many it handled.
 pub async fn step(state: &AppState) -> StoreResult<usize> {
     let now = state.clock.now().timestamp_millis();
@@ -36,7 +45,10 @@ pub async fn step(state: &AppState) -> StoreResult<usize> {
             Ok(Due::Done(true)) => handled += 1,
             Ok(Due::Done(false)) => {}
             Ok(Due::Settle) => to_settle.push(id),
-            Err(e) => tracing::warn!(challenge = %id, error = %e, "scheduled transition failed; will retry"),
+            Err(e) => {
+                tracing::warn!(challenge = %id, error = %e, "scheduled transition failed; will retry");
+                back_off(state, id).await;
+            }
         }
     }
     // The challenges due for settlement are settled together: small ones share transactions.
@@ -45,10 +57,28 @@ pub async fn step(state: &AppState) -> StoreResult<usize> {
         match result {
             Ok(settle::Progress::Finished) => handled += 1,
             Ok(_) => {}
-            Err(e) => tracing::warn!(challenge = %id, error = %e, "settlement failed; will retry"),
+            Err(e) => {
+                tracing::warn!(challenge = %id, error = %e, "settlement failed; will retry");
+                back_off(state, *id).await;
+            }
         }
     }
     Ok(handled)
+}
+
+/// Puts a challenge whose transition failed back by [`retry_delay_ms`], counted in `scheduler_failures_total`.
+async fn back_off(state: &AppState, id: Uuid) {
+    metrics::counter!("scheduler_failures_total").increment(1);
+    let now = state.clock.now().timestamp_millis();
+    let deferred = async {
+        let mut tx = state.db.begin_write().await?;
+        let failures = store::challenges::schedule_failures(&mut tx, id).await?;
+        store::challenges::defer_schedule(&mut tx, id, now + retry_delay_ms(failures)).await?;
+        tx.commit().await
+    };
+    if let Err(e) = deferred.await {
+        tracing::warn!(challenge = %id, error = %e, "could not record the failure; the challenge is tried again at once");
+    }
 }
 
 /// Makes the transition due for one challenge, if any. Safe to call from several instances at once: each
@@ -188,4 +218,19 @@ pub async fn reminder_step(state: &AppState) -> StoreResult<usize> {
 /// Whether a challenge still takes proofs or rejections: in progress and before its last window closed.
 pub fn proofs_open(status: ChallengeStatus) -> bool {
     status == ChallengeStatus::InProgress
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_delay_ms;
+
+    #[test]
+    fn a_failing_challenge_waits_longer_each_time_up_to_an_hour() {
+        assert_eq!(retry_delay_ms(0), 30_000);
+        assert_eq!(retry_delay_ms(1), 60_000);
+        assert_eq!(retry_delay_ms(3), 240_000);
+        assert_eq!(retry_delay_ms(7), 3_600_000);
+        assert_eq!(retry_delay_ms(i64::MAX), 3_600_000);
+        assert_eq!(retry_delay_ms(-1), 30_000);
+    }
 }

@@ -1,9 +1,12 @@
 //! `Idempotency-Key` for money-moving POSTs (api.md): scoped to the user; the same key with the same request
-//! answers the first answer again; the same key with another request is 422 `IDEMPOTENCY_KEY_REUSED`; a second
-//! request while the first is still running is 409. Answers of 5xx are not kept, so a retry runs again.
+//! answers the first final answer again; the same key with another request is 422 `IDEMPOTENCY_KEY_REUSED`; a
+//! second request while the first is still running is 409.
 //!
-//! The operations behind these routes are idempotent on their own as well (a confirm credits an order once); the
-//! key makes the *answer* repeatable, which is what a client retrying after a lost response needs.
+//! Only final answers are kept. A 202 ("still being found out"), a 5xx, or a request whose client went away before
+//! the answer leaves the key bound to its request but free, so a retry runs the operation again and answers what
+//! is true by then. That is safe because the operations behind these routes are idempotent on their own: a confirm
+//! credits an order once, and a refund is recorded with its key in the same transaction that moves the points, so
+//! running it again finds that refund and answers from it.
 
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -36,19 +39,10 @@ where
     T: Serialize,
     F: AsyncFnOnce() -> ApiResult<(StatusCode, T)>,
 {
-    let Some(key) = headers.get(HEADER) else {
+    let Some(key) = key_of(headers)? else {
         let (status, value) = op().await?;
         return Ok((status, Json(value)).into_response());
     };
-    let key = key
-        .to_str()
-        .ok()
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| {
-            ApiError::validation([("Idempotency-Key".to_owned(), FieldCode::Invalid)].into_iter().collect())
-        })?
-        .to_owned();
     let mut hasher = Sha256::new();
     hasher.update(request.as_bytes());
     hasher.update([0]);
@@ -69,7 +63,10 @@ where
                 "This Idempotency-Key was already used for a different request.",
             ));
         }
-        if let (Some(status), Some(body)) = (existing.status_code, existing.response) {
+        // A 202 kept by an older version is no outcome either: it is asked again like a freed key.
+        if let (Some(status), Some(body)) = (existing.status_code, existing.response)
+            && status != i64::from(StatusCode::ACCEPTED.as_u16())
+        {
             let status = u16::try_from(status).ok().and_then(|s| StatusCode::from_u16(s).ok());
             let status = status.unwrap_or(StatusCode::OK);
             let mut response = (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response();
@@ -81,6 +78,9 @@ where
         }
     }
     tx.commit().await?;
+    // From here until the answer is settled the key is held; should this request be dropped (its client went away)
+    // the guard frees it, so a retry need not wait for the lock to run out.
+    let mut held = Held { state: state.clone(), user, key: Some(key.clone()) };
 
     let (status, body) = match op().await {
         Ok((status, value)) => {
@@ -96,18 +96,72 @@ where
             })
             .map_err(|err| ApiError::internal(&err))?;
             if status.is_server_error() {
-                let mut tx = state.db.begin_write().await?;
-                store::idempotency::forget(&mut tx, user, &key).await?;
-                tx.commit().await?;
+                held.release_now().await?;
                 return Err(e);
             }
             (status, body)
         }
     };
+    let response = (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body.clone()).into_response();
+    if status == StatusCode::ACCEPTED {
+        // Not an outcome yet: a retry asks again and gets what is known by then.
+        held.release_now().await?;
+        return Ok(response);
+    }
     let mut tx = state.db.begin_write().await?;
     store::idempotency::finish(&mut tx, user, &key, i64::from(status.as_u16()), &body).await?;
     tx.commit().await?;
-    Ok((status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+    held.key = None;
+    Ok(response)
+}
+
+/// The request's `Idempotency-Key`, if it has one; 422 when it is not a printable key of at most 255 characters.
+pub fn key_of(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(key) = headers.get(HEADER) else { return Ok(None) };
+    key.to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
+        .map(|k| Some(k.to_owned()))
+        .ok_or_else(|| ApiError::validation([("Idempotency-Key".to_owned(), FieldCode::Invalid)].into_iter().collect()))
+}
+
+/// A key held by a running request, freed (not forgotten: it stays bound to its request) unless an answer was
+/// stored for it.
+struct Held {
+    state: AppState,
+    user: Uuid,
+    key: Option<String>,
+}
+
+impl Held {
+    async fn release_now(&mut self) -> ApiResult<()> {
+        if let Some(key) = self.key.take() {
+            let mut tx = self.state.db.begin_write().await?;
+            store::idempotency::release(&mut tx, self.user, &key).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let (db, user) = (self.state.db.clone(), self.user);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let released = async {
+                    let mut tx = db.begin_write().await?;
+                    store::idempotency::release(&mut tx, user, &key).await?;
+                    tx.commit().await
+                };
+                if let Err(e) = released.await {
+                    tracing::warn!(error = %e, "could not free the Idempotency-Key of a dropped request; it frees itself when its lock runs out");
+                }
+            });
+        }
+    }
 }
 
 fn in_progress() -> ApiError {

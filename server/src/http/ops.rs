@@ -17,7 +17,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 fn status(s: &str) -> Json<HealthStatus> {
-    Json(HealthStatus { status: s.to_owned(), version: env!("CARGO_PKG_VERSION").to_owned() })
+    Json(HealthStatus { status: s.to_owned(), version: env!("CARGO_PKG_VERSION").to_owned(), workers_down: Vec::new() })
 }
 
 /// The process is up.
@@ -26,17 +26,22 @@ async fn health() -> Json<HealthStatus> {
     status("ok")
 }
 
-/// The process can serve: its database answers.
+/// The process can serve: its database answers and every background worker is running. A worker being restarted
+/// after a panic makes it 503, named in `workers_down`.
 #[utoipa::path(get, path = "/ready", tag = "operations",
     responses((status = 200, body = HealthStatus), (status = 503, body = HealthStatus)))]
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, status("ready")),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, status("not_ready"))
-        }
+    if let Err(e) = state.db.ping().await {
+        tracing::warn!(error = %e, "readiness check failed");
+        return (StatusCode::SERVICE_UNAVAILABLE, status("not_ready"));
     }
+    let down = state.workers.down();
+    if !down.is_empty() {
+        let Json(mut body) = status("not_ready");
+        body.workers_down = down.into_iter().map(str::to_owned).collect();
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
+    }
+    (StatusCode::OK, status("ready"))
 }
 
 /// Prometheus text exposition. With `NENE_METRICS_TOKEN` set, only for `Authorization: Bearer <token>`.

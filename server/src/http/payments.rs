@@ -115,8 +115,13 @@ async fn cancel(
     let req: CancelOrderRequest = parse_json(&headers, &body, true)?;
     let uid = UserId::from_uuid(user.id());
     let request = format!("POST /payments/orders/{order_id}/cancel");
+    let key = idempotency::key_of(&headers)?;
     idempotency::once(&state, user.id(), &headers, &request, &body, async || {
-        payments::cancel(&state, uid, &order_id, req).await
+        // Run apart from this request, so a client that goes away mid-refund does not cut it off between our
+        // ledger and Toss: it finishes, and a retry with the key finds it.
+        let state = state.clone();
+        let refund = tokio::spawn(async move { payments::cancel(&state, uid, &order_id, req, key.as_deref()).await });
+        refund.await.map_err(|e| ApiError::internal(&e))?
     })
     .await
 }

@@ -13,7 +13,10 @@
 //! 5. When our side cannot complete after Toss took the money (the wallet would exceed its limit, the amounts
 //!    disagree), the payment is cancelled at Toss (compensation) and the order CANCELLED.
 //! 6. `cancel` pays the unspent part of one charge back to the card: the points leave the wallet first (so they
-//!    cannot be spent meanwhile), then Toss cancels that amount; should Toss refuse, the points come back.
+//!    cannot be spent meanwhile), then Toss cancels that amount; should Toss refuse, the points come back. A refund
+//!    asked with an Idempotency-Key is recorded with that key in the same transaction that moves the points, so a
+//!    retry of the request (after a lost answer, an error on our side, a restart) finds it and answers from it:
+//!    each request refunds at most once, by construction.
 
 pub mod worker;
 
@@ -234,12 +237,14 @@ pub async fn confirm(state: &AppState, user: UserId, req: ConfirmRequest) -> Api
     }
 }
 
-/// Pays the unspent part of one charge (or `amount` of it) back to the card.
+/// Pays the unspent part of one charge (or `amount` of it) back to the card. With `request_key` (the request's
+/// Idempotency-Key) the refund happens once per key: asked again, it answers how that refund stands.
 pub async fn cancel(
     state: &AppState,
     user: UserId,
     id: &str,
     req: CancelOrderRequest,
+    request_key: Option<&str>,
 ) -> ApiResult<(StatusCode, PaymentOrder)> {
     payments(state)?;
     let reason = req.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).unwrap_or("고객 요청 환불");
@@ -252,6 +257,21 @@ pub async fn cancel(
     let now = Utc::now().timestamp_millis();
     let mut tx = state.db.begin_write().await?;
     let mut order = owned_order(&mut tx, id, user, true).await?;
+    // Checked under the order's lock, before anything about the order's current state: a retry of a refund that
+    // went through must find it, not be told the order has nothing left to refund.
+    if let Some(key) = request_key
+        && let Some(refund) = store::payments::refund_by_key(&mut tx, id, key).await?
+    {
+        drop(tx);
+        let outcome = match refund.status.as_str() {
+            "DONE" => worker::CancelOutcome::Done,
+            "FAILED" => worker::CancelOutcome::Refused {
+                message: "The card company refused this refund; the points were returned to the wallet.".into(),
+            },
+            _ => worker::cancel_now(state, &refund.id).await?,
+        };
+        return cancel_answer(state, id, outcome).await;
+    }
     if !matches!(order_status(&order), OrderStatus::Credited | OrderStatus::PartiallyRefunded) {
         return Err(ApiError::conflict(ErrorCode::OrderNotRefundable, "This order cannot be refunded now."));
     }
@@ -270,7 +290,7 @@ pub async fn cancel(
     order.status = refund_status(&order).as_str().into();
     order.updated_at = now;
     store::payments::save_order(&mut tx, &order).await?;
-    store::payments::insert_refund(&mut tx, &refund_id, id, amount.get(), reason, now).await?;
+    store::payments::insert_refund(&mut tx, &refund_id, id, amount.get(), reason, request_key, now).await?;
     let payload = CancelPayload {
         refund_id: refund_id.clone(),
         order_id: id.to_owned(),
@@ -286,6 +306,16 @@ pub async fn cancel(
 
     // The fast path: ask Toss now. Should that not settle it, the outbox worker keeps at it.
     let outcome = worker::cancel_now(state, &refund_id).await?;
+    cancel_answer(state, id, outcome).await
+}
+
+/// The answer to a refund request: the order as it stands, 200 when Toss paid back, 202 while that is still
+/// being done, 422 when Toss refused (the points are back in the wallet).
+async fn cancel_answer(
+    state: &AppState,
+    id: &str,
+    outcome: worker::CancelOutcome,
+) -> ApiResult<(StatusCode, PaymentOrder)> {
     let mut tx = state.db.begin_read().await?;
     let row = store::payments::order(&mut tx, id).await?.ok_or_else(not_found)?;
     let view = view_in(&mut tx, &row).await?;

@@ -184,7 +184,8 @@ pub async fn transition(tx: &mut Tx, id: Uuid, from: &[&str], to: &str, now_ms: 
         _ => "",
     };
     let sql = format!(
-        "UPDATE challenges SET status = $2, version = version + 1, updated_at = $3{stamp} \
+        "UPDATE challenges SET status = $2, version = version + 1, updated_at = $3{stamp}, \
+         schedule_failures = 0, next_attempt_at = NULL \
          WHERE id = $1 AND status IN ({})",
         placeholders.join(", ")
     );
@@ -271,16 +272,41 @@ pub async fn list(tx: &mut Tx, f: &ListFilter<'_>) -> StoreResult<Vec<ChallengeR
         .await?))
 }
 
-/// Challenges whose start or end has come (by the domain clock), oldest first. PostgreSQL skips rows another
-/// instance is working on.
+/// Challenges whose start or end has come (by the domain clock): those that never failed first, oldest first, then
+/// those that did, fewest failures first. One whose transition failed is left out until its retry time has come,
+/// so challenges that keep failing cannot take every place in the batch. PostgreSQL skips rows another instance is
+/// working on.
 pub async fn due(tx: &mut Tx, now_ms: i64, limit: i64) -> StoreResult<Vec<Uuid>> {
     let skip = if tx.is_postgres() { " FOR UPDATE SKIP LOCKED" } else { "" };
     let sql = format!(
         "SELECT id FROM challenges WHERE deleted_at IS NULL AND \
          ((status IN ('RECRUITING', 'READY') AND starts_at <= $1) OR (status = 'IN_PROGRESS' AND ends_at <= $1)) \
-         ORDER BY starts_at LIMIT $2{skip}"
+         AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
+         ORDER BY schedule_failures, starts_at LIMIT $2{skip}"
     );
     Ok(on_conn!(tx, conn => sqlx::query_scalar(&sql).bind(now_ms).bind(limit).fetch_all(&mut *conn).await?))
+}
+
+/// How many scheduled transitions of this challenge failed in a row (0 for one that does not exist).
+pub async fn schedule_failures(tx: &mut Tx, id: Uuid) -> StoreResult<i64> {
+    let n: Option<i64> = on_conn!(tx, conn => sqlx::query_scalar(
+            "SELECT CAST(schedule_failures AS BIGINT) FROM challenges WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?);
+    Ok(n.unwrap_or(0))
+}
+
+/// Records one more failed transition and when to try again (domain clock). A successful transition clears both.
+pub async fn defer_schedule(tx: &mut Tx, id: Uuid, next_attempt_at: i64) -> StoreResult<()> {
+    on_conn!(tx, conn => sqlx::query(
+            "UPDATE challenges SET schedule_failures = schedule_failures + 1, next_attempt_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(next_attempt_at)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(())
 }
 
 /// Every challenge in progress (for the daily reminder).

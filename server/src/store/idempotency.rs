@@ -50,7 +50,7 @@ pub async fn start(
 pub async fn take_over(tx: &mut Tx, user: Uuid, key: &str, locked_until: i64, now_ms: i64) -> StoreResult<bool> {
     let n = on_conn!(tx, c => sqlx::query(
             "UPDATE idempotency_keys SET locked_until = $3 \
-             WHERE user_id = $1 AND key = $2 AND status_code IS NULL AND locked_until < $4")
+             WHERE user_id = $1 AND key = $2 AND (status_code IS NULL OR status_code = 202) AND locked_until < $4")
         .bind(user)
         .bind(key)
         .bind(locked_until)
@@ -74,9 +74,11 @@ pub async fn finish(tx: &mut Tx, user: Uuid, key: &str, status: i64, response: &
     Ok(())
 }
 
-/// Forgets a key whose request failed on our side (5xx), so that a retry runs again.
-pub async fn forget(tx: &mut Tx, user: Uuid, key: &str) -> StoreResult<()> {
-    on_conn!(tx, c => sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2")
+/// Frees a key whose request ended without a final answer (a 202, a failure on our side, a client that went away):
+/// the key stays bound to its request, and the next retry with it runs at once.
+pub async fn release(tx: &mut Tx, user: Uuid, key: &str) -> StoreResult<()> {
+    on_conn!(tx, c => sqlx::query(
+            "UPDATE idempotency_keys SET locked_until = 0 WHERE user_id = $1 AND key = $2 AND status_code IS NULL")
         .bind(user)
         .bind(key)
         .execute(&mut *c)

@@ -133,21 +133,42 @@ pub async fn count_refunds(tx: &mut Tx, order_id: &str) -> StoreResult<i64> {
         .await?))
 }
 
+/// A refund as recorded: its ledger transfer's id, the amount and how far its cancel at Toss got.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct RefundRow {
+    pub id: String,
+    pub amount: i64,
+    pub status: String,
+}
+
+/// The refund asked for with `request_key` (the request's Idempotency-Key) on this order, if there is one.
+pub async fn refund_by_key(tx: &mut Tx, order_id: &str, request_key: &str) -> StoreResult<Option<RefundRow>> {
+    Ok(on_conn!(tx, c => sqlx::query_as::<_, RefundRow>(
+            "SELECT id, amount, status FROM payment_refunds WHERE order_id = $1 AND request_key = $2")
+        .bind(order_id)
+        .bind(request_key)
+        .fetch_optional(&mut *c)
+        .await?))
+}
+
+/// Records a refund. `request_key` ties it to the request that asked for it, so a retry of that request finds it.
 pub async fn insert_refund(
     tx: &mut Tx,
     id: &str,
     order_id: &str,
     amount: i64,
     reason: &str,
+    request_key: Option<&str>,
     now_ms: i64,
 ) -> StoreResult<()> {
     on_conn!(tx, c => sqlx::query(
-            "INSERT INTO payment_refunds (id, order_id, amount, reason, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'PENDING', $5, $5)")
+            "INSERT INTO payment_refunds (id, order_id, amount, reason, status, request_key, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'PENDING', $5, $6, $6)")
         .bind(id)
         .bind(order_id)
         .bind(amount)
         .bind(reason)
+        .bind(request_key)
         .bind(now_ms)
         .execute(&mut *c)
         .await?

@@ -61,6 +61,22 @@ pub async fn spend_refresh(tx: &mut Tx, id: Uuid, now_ms: i64) -> StoreResult<bo
     Ok(done == 1)
 }
 
+/// Counts one more sibling minted from a token spent at or after `spent_since` (its grace window), while fewer than
+/// `max` were. False when the token was spent earlier, is revoked, or has used up its siblings: then it is a reuse.
+/// The conditions sit in the update, so concurrent presentations are counted exactly on both engines.
+pub async fn take_grace_sibling(tx: &mut Tx, id: Uuid, spent_since: i64, max: i64) -> StoreResult<bool> {
+    let done = on_conn!(tx, c => sqlx::query(
+            "UPDATE refresh_tokens SET grace_uses = grace_uses + 1 \
+             WHERE id = $1 AND used_at IS NOT NULL AND used_at >= $2 AND revoked_at IS NULL AND grace_uses < $3")
+        .bind(id)
+        .bind(spent_since)
+        .bind(max)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(done == 1)
+}
+
 pub async fn revoke_family(tx: &mut Tx, family_id: Uuid, now_ms: i64) -> StoreResult<()> {
     on_conn!(tx, c => sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")

@@ -25,6 +25,7 @@ use nene_shared::UserId;
 use nene_shared::challenges::{Challenge, ChallengeId};
 use nene_shared::error::ErrorCode;
 use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{JOIN_TITLE, already_joined, challenge_full, join_note, load, take_part, view};
@@ -32,6 +33,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::notify;
 use crate::store::sync::IntentKey;
 use crate::store::{self, Db, Tx};
+use crate::supervisor::{self, Workers};
 
 mod together;
 
@@ -62,13 +64,23 @@ pub struct WriterHold {
     _gate: OwnedMutexGuard<()>,
 }
 
+/// The supervised worker's name, as `/ready` and `worker_restarts_total` show it.
+pub const WRITER: &str = "join-writer";
+
 impl JoinBatcher {
-    /// Starts the writer task (it ends when the last handle is dropped).
-    pub fn start(db: Db) -> Self {
+    /// Starts the writer task under supervision (it ends when the last handle is dropped). The queue outlives any
+    /// one writer: should a writer panic, the joins it was committing are answered with an error (their transaction
+    /// did not commit) and the next writer takes over the queue, so joins keep working.
+    pub fn start(db: Db, workers: &Workers) -> Self {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
+        let rx = Arc::new(Mutex::new(rx));
         let in_flight = Arc::new(AtomicUsize::new(0));
         let gate = Arc::new(Mutex::new(()));
-        tokio::spawn(writer(db, rx, Arc::clone(&in_flight), Arc::clone(&gate)));
+        let writer_side = Writer { rx, in_flight: Arc::clone(&in_flight), gate: Arc::clone(&gate) };
+        let health = workers.clone();
+        supervisor::supervise(WRITER, workers, &CancellationToken::new(), move || {
+            writer(db.clone(), writer_side.clone(), health.clone())
+        });
         JoinBatcher { jobs, in_flight, gate }
     }
 
@@ -132,13 +144,36 @@ pub async fn commit(db: &Db, joins: &[(ChallengeId, UserId)], path: Path) -> Api
     run_batch(db, &asks, &vec![None; asks.len()], path).await
 }
 
-async fn writer(db: Db, mut rx: mpsc::Receiver<Job>, in_flight: Arc<AtomicUsize>, gate: Arc<Mutex<()>>) {
+/// What the writer holds on to across restarts: the queue, the count of unanswered joins and the gate.
+#[derive(Clone)]
+struct Writer {
+    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+    in_flight: Arc<AtomicUsize>,
+    gate: Arc<Mutex<()>>,
+}
+
+/// Counts a batch's joins as answered when dropped, so a writer that panics half-way leaves the count right (its
+/// joins' answers are dropped with it).
+struct Answered<'a> {
+    in_flight: &'a AtomicUsize,
+    size: usize,
+}
+
+impl Drop for Answered<'_> {
+    fn drop(&mut self) {
+        self.in_flight.fetch_sub(self.size, Ordering::AcqRel);
+    }
+}
+
+async fn writer(db: Db, side: Writer, workers: Workers) {
+    let mut rx = side.rx.lock().await;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let _open = gate.lock().await;
-        let size = batch.len();
-        commit_batch(&db, std::mem::take(&mut batch)).await;
-        in_flight.fetch_sub(size, Ordering::AcqRel);
+        let _open = side.gate.lock().await;
+        let jobs = std::mem::take(&mut batch);
+        let _answered = Answered { in_flight: &side.in_flight, size: jobs.len() };
+        workers.panic_if_injected(WRITER);
+        commit_batch(&db, jobs).await;
     }
 }
 
