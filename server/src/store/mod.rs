@@ -14,6 +14,7 @@ pub mod challenges;
 pub mod idempotency;
 pub mod ledger;
 pub mod login_failures;
+pub mod moderation;
 pub mod notifications;
 pub mod outbox;
 pub mod payments;
