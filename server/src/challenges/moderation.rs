@@ -144,9 +144,19 @@ async fn still_decidable(tx: &mut Tx, challenge: &ChallengeRow, grace: &Grace) -
     Ok(())
 }
 
-async fn answer(tx: Tx, proof: Uuid) -> ApiResult<Proof> {
-    let mut tx = tx;
-    let saved = store::challenges::proof(&mut tx, proof).await?.ok_or_else(|| ApiError::internal(&"proof vanished"))?;
+/// Ends a write made under the challenge's lock: commits and answers the proof as it now is, or rolls back at once
+/// on a refusal, so the lock is not held past the answer.
+async fn finish(mut tx: Tx, done: ApiResult<Uuid>) -> ApiResult<Proof> {
+    let saved = match done {
+        Ok(proof) => store::challenges::proof(&mut tx, proof).await,
+        Err(e) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::debug!(error = %rollback, "rollback after a refused moderation request failed");
+            }
+            return Err(e);
+        }
+    };
+    let saved = saved?.ok_or_else(|| ApiError::internal(&"proof vanished"))?;
     tx.commit().await?;
     Ok(super::proofs::view(&saved))
 }
@@ -156,10 +166,15 @@ async fn answer(tx: Tx, proof: Uuid) -> ApiResult<Proof> {
 pub async fn report(state: &AppState, who: &AccessClaims, id: ProofId, reason: &str) -> ApiResult<Proof> {
     let reason = reason_of(reason)?;
     let grace = Grace::of(state);
-    let now = Utc::now().timestamp_millis();
     let mut tx = state.db.begin_write().await?;
-    let (challenge, proof) = locked(&mut tx, id).await?;
-    if store::challenges::active_participation(&mut tx, challenge.id, who.sub).await?.is_none() {
+    let done = report_in(&mut tx, who, id, &reason, &grace).await;
+    finish(tx, done).await
+}
+
+async fn report_in(tx: &mut Tx, who: &AccessClaims, id: ProofId, reason: &str, grace: &Grace) -> ApiResult<Uuid> {
+    let now = Utc::now().timestamp_millis();
+    let (challenge, proof) = locked(tx, id).await?;
+    if store::challenges::active_participation(tx, challenge.id, who.sub).await?.is_none() {
         return Err(super::proofs::not_a_participant());
     }
     if proof.user_id == who.sub {
@@ -172,12 +187,12 @@ pub async fn report(state: &AppState, who: &AccessClaims, id: ProofId, reason: &
     if proof.status != ProofStatus::Accepted.as_str() || proof.replaced_at.is_some() {
         return Err(ApiError::conflict(ErrorCode::ProofNotReportable, "Only a proof that counts can be reported."));
     }
-    if !store::moderation::add_report(&mut tx, proof.id, who.sub, &reason, now).await? {
+    if !store::moderation::add_report(tx, proof.id, who.sub, reason, now).await? {
         return Err(ApiError::conflict(ErrorCode::AlreadyReported, "You already reported this proof."));
     }
-    store::moderation::open_case(&mut tx, proof.id, challenge.id, CaseKind::Report.as_str(), now).await?;
-    store::challenges::bump_version(&mut tx, challenge.id).await?;
-    answer(tx, proof.id).await
+    store::moderation::open_case(tx, proof.id, challenge.id, CaseKind::Report.as_str(), now).await?;
+    store::challenges::bump_version(tx, challenge.id).await?;
+    Ok(proof.id)
 }
 
 /// An administrator without a stake rejects a proof (reported or not), or upholds a rejection that was appealed.
@@ -200,13 +215,17 @@ async fn decide_by_admin(
 ) -> ApiResult<Proof> {
     let reason = reason_of(reason)?;
     let grace = Grace::of(state);
-    let now = Utc::now().timestamp_millis();
     let mut tx = state.db.begin_write().await?;
-    let (challenge, proof) = locked(&mut tx, id).await?;
-    may_decide(&mut tx, &challenge, who).await?;
-    still_decidable(&mut tx, &challenge, &grace).await?;
-    decide(&mut tx, &challenge, &proof, action, Some(who.sub), &reason, now).await?;
-    answer(tx, proof.id).await
+    let done = async {
+        let now = Utc::now().timestamp_millis();
+        let (challenge, proof) = locked(&mut tx, id).await?;
+        may_decide(&mut tx, &challenge, who).await?;
+        still_decidable(&mut tx, &challenge, &grace).await?;
+        decide(&mut tx, &challenge, &proof, action, Some(who.sub), &reason, now).await?;
+        Ok(proof.id)
+    }
+    .await;
+    finish(tx, done).await
 }
 
 /// Applies a decision inside the caller's transaction (the challenge locked, the proof read under the lock): the
@@ -220,12 +239,7 @@ async fn decide(
     reason: &str,
     now: i64,
 ) -> ApiResult<()> {
-    if proof.replaced_at.is_some() {
-        return Err(ApiError::conflict(
-            ErrorCode::ProofNotRejectable,
-            "This day was proved again; the rejected proof no longer counts for anything.",
-        ));
-    }
+    // A replaced proof is rejected and has no case open, so both actions refuse it below.
     let case = proof.case_kind.as_deref().and_then(CaseKind::parse);
     let rejected = proof.status == REJECTED;
     let day = &proof.day;
@@ -310,9 +324,14 @@ async fn decide(
 pub async fn appeal(state: &AppState, who: &AccessClaims, id: ProofId, reason: &str) -> ApiResult<Proof> {
     let reason = reason_of(reason)?;
     let grace = Grace::of(state);
-    let now = Utc::now().timestamp_millis();
     let mut tx = state.db.begin_write().await?;
-    let (challenge, proof) = locked(&mut tx, id).await?;
+    let done = appeal_in(&mut tx, who, id, &reason, &grace).await;
+    finish(tx, done).await
+}
+
+async fn appeal_in(tx: &mut Tx, who: &AccessClaims, id: ProofId, reason: &str, grace: &Grace) -> ApiResult<Uuid> {
+    let now = Utc::now().timestamp_millis();
+    let (challenge, proof) = locked(tx, id).await?;
     if proof.user_id != who.sub {
         return Err(ApiError::forbidden("Only the proof's owner can appeal its rejection."));
     }
@@ -322,13 +341,13 @@ pub async fn appeal(state: &AppState, who: &AccessClaims, id: ProofId, reason: &
     if proof.status != REJECTED || proof.replaced_at.is_some() {
         return Err(ApiError::conflict(ErrorCode::ProofNotAppealable, "Only a rejected proof can be appealed."));
     }
-    still_decidable(&mut tx, &challenge, &grace).await?;
-    if !store::moderation::add_appeal(&mut tx, proof.id, &reason, now).await? {
+    still_decidable(tx, &challenge, grace).await?;
+    if !store::moderation::add_appeal(tx, proof.id, reason, now).await? {
         return Err(ApiError::conflict(ErrorCode::AppealAlreadyMade, "A proof can be appealed only once."));
     }
-    store::moderation::open_case(&mut tx, proof.id, challenge.id, CaseKind::Appeal.as_str(), now).await?;
-    store::challenges::bump_version(&mut tx, challenge.id).await?;
-    answer(tx, proof.id).await
+    store::moderation::open_case(tx, proof.id, challenge.id, CaseKind::Appeal.as_str(), now).await?;
+    store::challenges::bump_version(tx, challenge.id).await?;
+    Ok(proof.id)
 }
 
 /// Makes way for a new proof of a day whose proof `old` was rejected: `old` is marked replaced, and an appeal of it

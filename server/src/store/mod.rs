@@ -109,6 +109,16 @@ impl Tx {
         }
         Ok(())
     }
+
+    /// Rolls back now. Dropping a transaction also rolls it back, but only once its connection is next used or
+    /// checked back into the pool, which may come after the caller has answered; until then its row locks hold.
+    pub async fn rollback(self) -> StoreResult<()> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
 }
 
 impl Db {
