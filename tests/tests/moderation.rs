@@ -9,7 +9,7 @@ use chrono::{Duration, NaiveDate, TimeZone};
 use nene_server::challenges::scheduler;
 use nene_shared::UserId;
 use nene_tests::{
-    Backend, TEST_JWT_SECRET, TestServer, assert_ledger_ok, challenge_body, code, funded_user, move_clock_to,
+    Backend, TestServer, assert_ledger_ok, challenge_body, code, funded_user, mint_admin_token, move_clock_to,
     on_both_databases, test_config, wallet_of,
 };
 use reqwest::StatusCode;
@@ -22,19 +22,6 @@ on_both_databases!(
     settlement_waits_for_an_open_report_and_proceeds_after_a_decision,
     after_the_grace_time_the_system_decides_and_settles,
 );
-
-/// An access token with the ADMIN role for `user`, signed like the server's own.
-fn admin_token(user: UserId) -> String {
-    let now = chrono::Utc::now().timestamp();
-    let claims = json!({"sub": user, "role": "ADMIN", "jti": uuid::Uuid::new_v4(), "iat": now, "exp": now + 3600,
-        "iss": "nene-challenge"});
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(TEST_JWT_SECRET.as_bytes()),
-    )
-    .expect("token")
-}
 
 /// A running challenge of `days` days: the creator `host` and the others joined; the clock at its first day.
 async fn running(s: &TestServer, host: &str, others: &[&str], days: i64, threshold: i64) -> (String, NaiveDate) {
@@ -72,7 +59,12 @@ async fn challenge(s: &TestServer, id: &str, token: &str) -> Value {
 /// Each participant's settlement outcome by nickname.
 async fn outcomes(s: &TestServer, id: &str, token: &str) -> Vec<(String, Value)> {
     let (_, people) = s.get(&format!("/api/v1/challenges/{id}/participants"), Some(token)).await;
-    people.as_array().unwrap().iter().map(|p| (p["user"]["nickname"].as_str().unwrap().to_owned(), p["outcome"].clone())).collect()
+    people
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["user"]["nickname"].as_str().unwrap().to_owned(), p["outcome"].clone()))
+        .collect()
 }
 
 async fn proof_in_feed(s: &TestServer, challenge: &str, token: &str, proof: &str) -> Value {
@@ -89,7 +81,8 @@ async fn inbox(s: &TestServer, token: &str) -> Vec<Value> {
 }
 
 async fn decisions(s: &TestServer, admin: &str, challenge: &str) -> Vec<Value> {
-    let (status, body) = s.get(&format!("/api/v1/admin/moderation/decisions?challenge_id={challenge}"), Some(admin)).await;
+    let (status, body) =
+        s.get(&format!("/api/v1/admin/moderation/decisions?challenge_id={challenge}"), Some(admin)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["items"].as_array().unwrap().clone()
 }
@@ -100,7 +93,7 @@ async fn nobody_with_a_stake_can_reject_and_the_proof_still_counts(backend: Back
     let (_, host) = funded_user(db, "host", 10_000).await;
     let (guest_id, guest) = funded_user(db, "guest", 10_000).await;
     let (boss_id, _) = funded_user(db, "boss", 10_000).await;
-    let boss = admin_token(boss_id); // an administrator who joined the challenge
+    let boss = mint_admin_token(boss_id); // an administrator who joined the challenge
     let (plain_id, _) = funded_user(db, "plain", 0).await;
     let plain = nene_tests::mint_token(plain_id); // signed in, no stake, no role
     let (id, start) = running(&s, &host, &[&guest, &boss], 1, 100).await;
@@ -130,7 +123,7 @@ async fn nobody_with_a_stake_can_reject_and_the_proof_still_counts(backend: Back
 
     // An uninvolved administrator dismisses the report; the proof counts at settlement.
     let (admin_id, _) = funded_user(db, "moderator", 0).await;
-    let admin = admin_token(admin_id);
+    let admin = mint_admin_token(admin_id);
     let (status, b) = act(&s, &format!("/api/v1/admin/moderation/{pid}/dismiss"), &admin, "the photo is fine").await;
     assert_eq!(status, StatusCode::OK, "{b}");
     assert_eq!((b["status"].as_str(), b["under_review"].as_bool()), (Some("ACCEPTED"), Some(false)));
@@ -152,7 +145,7 @@ async fn an_uninvolved_admin_rejects_the_owner_is_told_and_appeals_once(backend:
     let (_, guest) = funded_user(db, "guest", 10_000).await;
     let (_, third) = funded_user(db, "third", 10_000).await;
     let (admin_id, _) = funded_user(db, "moderator", 0).await;
-    let admin = admin_token(admin_id);
+    let admin = mint_admin_token(admin_id);
     let (id, _) = running(&s, &host, &[&guest, &third], 3, 100).await;
     let pid = prove(&s, &guest, &id, "wrote a page").await;
 
@@ -173,7 +166,10 @@ async fn an_uninvolved_admin_rejects_the_owner_is_told_and_appeals_once(backend:
     assert_eq!(status, StatusCode::BAD_REQUEST, "{b}");
     let (status, b) = act(&s, &format!("/api/v1/proofs/{pid}/reject"), &admin, "the page is blank indeed").await;
     assert_eq!(status, StatusCode::OK, "{b}");
-    assert_eq!((b["status"].as_str(), b["reject_reason"].as_str()), (Some("REJECTED"), Some("the page is blank indeed")));
+    assert_eq!(
+        (b["status"].as_str(), b["reject_reason"].as_str()),
+        (Some("REJECTED"), Some("the page is blank indeed"))
+    );
     assert_eq!(b["under_review"], false);
     // Nothing is open against it any more, and it is rejected already.
     let (status, b) = act(&s, &format!("/api/v1/admin/moderation/{pid}/dismiss"), &admin, "second thoughts").await;
@@ -199,7 +195,8 @@ async fn an_uninvolved_admin_rejects_the_owner_is_told_and_appeals_once(backend:
     assert_eq!(q["items"][0]["proof"]["appeal"]["reason"], "the page is on the back");
 
     // Granted: the proof counts again, the owner is told; a second appeal is still refused.
-    let (status, b) = act(&s, &format!("/api/v1/admin/moderation/{pid}/dismiss"), &admin, "the back page shows it").await;
+    let (status, b) =
+        act(&s, &format!("/api/v1/admin/moderation/{pid}/dismiss"), &admin, "the back page shows it").await;
     assert_eq!(status, StatusCode::OK, "{b}");
     assert_eq!((b["status"].as_str(), b["appeal"]["status"].as_str()), (Some("ACCEPTED"), Some("GRANTED")));
     assert!(inbox(&s, &guest).await.iter().any(|n| n["kind"] == "PROOF_REVIEWED"));
@@ -216,7 +213,10 @@ async fn an_uninvolved_admin_rejects_the_owner_is_told_and_appeals_once(backend:
     assert_eq!((kept[1]["action"].as_str(), kept[1]["on_appeal"].as_bool()), (Some("REJECT"), Some(false)));
     assert_eq!(kept[1]["actor"]["nickname"], "moderator");
     assert_eq!(kept[1]["reason"], "the page is blank indeed");
-    assert_eq!(s.get(&format!("/api/v1/admin/moderation/decisions?challenge_id={id}"), Some(&guest)).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        s.get(&format!("/api/v1/admin/moderation/decisions?challenge_id={id}"), Some(&guest)).await.0,
+        StatusCode::FORBIDDEN
+    );
 }
 
 async fn a_rejected_day_can_be_proved_again_in_its_window_and_counts_once(backend: Backend) {
@@ -225,7 +225,7 @@ async fn a_rejected_day_can_be_proved_again_in_its_window_and_counts_once(backen
     let (_, host) = funded_user(db, "host", 10_000).await;
     let (_, guest) = funded_user(db, "guest", 10_000).await;
     let (admin_id, _) = funded_user(db, "moderator", 0).await;
-    let admin = admin_token(admin_id);
+    let admin = mint_admin_token(admin_id);
     // Three days, two needed.
     let (id, start) = running(&s, &host, &[&guest], 3, 50).await;
     let first = prove(&s, &guest, &id, "a blurry photo").await;
@@ -286,7 +286,7 @@ async fn settlement_waits_for_an_open_report_and_proceeds_after_a_decision(backe
     let (_, host) = funded_user(db, "host", 10_000).await;
     let (_, guest) = funded_user(db, "guest", 10_000).await;
     let (admin_id, _) = funded_user(db, "moderator", 0).await;
-    let admin = admin_token(admin_id);
+    let admin = mint_admin_token(admin_id);
     let (id, start) = running(&s, &host, &[&guest], 1, 100).await;
     let pid = prove(&s, &guest, &id, "done").await;
     act(&s, &format!("/api/v1/proofs/{pid}/report"), &host, "a stock photo").await;
@@ -300,9 +300,13 @@ async fn settlement_waits_for_an_open_report_and_proceeds_after_a_decision(backe
     let c = challenge(&s, &id, &guest).await;
     assert_eq!(c["status"], "IN_PROGRESS");
     assert_eq!(c["settlement_waiting"]["reason"], "MODERATION");
-    assert_eq!((c["settlement_waiting"]["open_reports"].as_i64(), c["settlement_waiting"]["open_appeals"].as_i64()), (Some(1), Some(0)));
+    assert_eq!(
+        (c["settlement_waiting"]["open_reports"].as_i64(), c["settlement_waiting"]["open_appeals"].as_i64()),
+        (Some(1), Some(0))
+    );
     let ends_at = chrono::DateTime::parse_from_rfc3339(c["settlement_waiting"]["until"].as_str().unwrap()).unwrap();
-    let end_day = chrono_tz::Asia::Seoul.from_local_datetime(&(start + Duration::days(1)).and_hms_opt(0, 0, 0).unwrap());
+    let end_day =
+        chrono_tz::Asia::Seoul.from_local_datetime(&(start + Duration::days(1)).and_hms_opt(0, 0, 0).unwrap());
     assert_eq!(ends_at, end_day.single().unwrap() + Duration::hours(48));
     // The database decides, not one process's memory: a second instance on the same database waits too, and
     // settling the challenge directly finds it waiting.
@@ -340,7 +344,7 @@ async fn after_the_grace_time_the_system_decides_and_settles(backend: Backend) {
     let (_, guest) = funded_user(db, "guest", 10_000).await;
     let (_, third) = funded_user(db, "third", 10_000).await;
     let (admin_id, _) = funded_user(db, "moderator", 0).await;
-    let admin = admin_token(admin_id);
+    let admin = mint_admin_token(admin_id);
     let (id, start) = running(&s, &host, &[&guest, &third], 1, 100).await;
     // The guest's proof reported and left open; the third's rejected and appealed, and left open.
     let reported = prove(&s, &guest, &id, "done").await;
@@ -353,7 +357,10 @@ async fn after_the_grace_time_the_system_decides_and_settles(backend: Backend) {
     scheduler::step(&s.state).await.unwrap();
     let c = challenge(&s, &id, &guest).await;
     assert_eq!(c["status"], "IN_PROGRESS");
-    assert_eq!((c["settlement_waiting"]["open_reports"].as_i64(), c["settlement_waiting"]["open_appeals"].as_i64()), (Some(1), Some(1)));
+    assert_eq!(
+        (c["settlement_waiting"]["open_reports"].as_i64(), c["settlement_waiting"]["open_appeals"].as_i64()),
+        (Some(1), Some(1))
+    );
 
     // 48 hours after the end nobody has decided: administrators no longer may, the system does.
     move_clock_to(&s, start + Duration::days(3));
@@ -370,7 +377,10 @@ async fn after_the_grace_time_the_system_decides_and_settles(backend: Backend) {
     assert!(on_appeal["reason"].as_str().unwrap().contains("doubt favours the person who proved"));
     assert_eq!(system.iter().find(|d| d["proof_id"] == reported.as_str()).unwrap()["on_appeal"], false);
     let restored = proof_in_feed(&s, &id, &third, &appealed).await;
-    assert_eq!((restored["status"].as_str(), restored["appeal"]["status"].as_str()), (Some("ACCEPTED"), Some("GRANTED")));
+    assert_eq!(
+        (restored["status"].as_str(), restored["appeal"]["status"].as_str()),
+        (Some("ACCEPTED"), Some("GRANTED"))
+    );
     assert!(inbox(&s, &third).await.iter().any(|n| n["kind"] == "PROOF_REVIEWED"));
     let results = outcomes(&s, &id, &guest).await;
     assert!(results.contains(&("guest".to_owned(), json!("SUCCESS"))), "{results:?}");

@@ -139,7 +139,9 @@ async fn still_decidable(tx: &mut Tx, challenge: &ChallengeRow, grace: &Grace) -
         return Err(moderation_closed("This challenge is being settled or is over."));
     }
     if grace.ran_out(challenge) {
-        return Err(moderation_closed("The review time of this challenge ran out; open cases are decided for the proof."));
+        return Err(moderation_closed(
+            "The review time of this challenge ran out; open cases are decided for the proof.",
+        ));
     }
     Ok(())
 }
@@ -247,11 +249,7 @@ async fn decide(
     let (kind, heading, body) = match (action, case) {
         (DecisionAction::Reject, Some(CaseKind::Appeal)) => {
             store::moderation::close_appeal(tx, proof.id, "DECLINED", now).await?;
-            (
-                notify::Kind::ProofRejected,
-                "이의 신청 결과",
-                format!("'{title}' {day} 인증의 반려가 유지돼요: {reason}"),
-            )
+            (notify::Kind::ProofRejected, "이의 신청 결과", format!("'{title}' {day} 인증의 반려가 유지돼요: {reason}"))
         }
         (DecisionAction::Reject, _) if rejected => {
             return Err(ApiError::conflict(ErrorCode::ProofNotRejectable, "This proof was already rejected."));
@@ -487,8 +485,7 @@ pub async fn queue(state: &AppState, who: &AccessClaims, q: &PageQuery) -> ApiRe
             can_decide: !stake,
         });
     }
-    let next_cursor =
-        if more { rows.last().map(|r| crate::cursor::after(r.opened_at, r.proof_id)) } else { None };
+    let next_cursor = if more { rows.last().map(|r| crate::cursor::after(r.opened_at, r.proof_id)) } else { None };
     Ok(Page { items, next_cursor })
 }
 
