@@ -159,7 +159,7 @@ fn CaseCard(case: ModerationCase, reload: Callback<()>) -> impl IntoView {
                 }
                 .into_any()
             } else {
-                view! { <p class="notice small" data-testid="cannot-decide">{move || t.get().cannot_decide}</p> }.into_any()
+                view! { <p class="notice queued small" data-testid="cannot-decide">{move || t.get().cannot_decide}</p> }.into_any()
             }}
         </li>
     }
