@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, TimeZone};
 use nene_server::challenges::scheduler;
-use nene_shared::UserId;
 use nene_tests::{
     Backend, TestServer, assert_ledger_ok, challenge_body, code, funded_user, mint_admin_token, move_clock_to,
     on_both_databases, test_config, wallet_of,

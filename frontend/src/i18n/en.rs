@@ -272,7 +272,9 @@ fn error(code: ErrorCode) -> &'static str {
         ErrorCode::ProofAlreadySubmitted => "You already proved today.",
         ErrorCode::AlreadyReported => "You already reported this proof.",
         ErrorCode::ProofNotRejectable => "This proof cannot be rejected.",
-        ErrorCode::ConflictOfInterest => "You take part in this challenge: you can report its proofs, and an administrator decides.",
+        ErrorCode::ConflictOfInterest => {
+            "You take part in this challenge: you can report its proofs, and an administrator decides."
+        }
         ErrorCode::ProofNotReportable => "This proof cannot be reported now.",
         ErrorCode::ProofNotAppealable => "Only a rejected proof can be appealed.",
         ErrorCode::AppealAlreadyMade => "A proof can be appealed only once.",

@@ -381,13 +381,7 @@ fn Participants(list: Vec<Participant>, progress: Option<Progress>, status: Chal
 /// The proof feed, newest first, with thumbnails; only participants may see it. While the challenge runs, each
 /// other person's proof can be reported, and my rejected proofs show why and can be appealed.
 #[component]
-fn ProofFeed(
-    id: ChallengeId,
-    joined: bool,
-    proof_type: ProofType,
-    me: Option<UserId>,
-    running: bool,
-) -> impl IntoView {
+fn ProofFeed(id: ChallengeId, joined: bool, proof_type: ProofType, me: Option<UserId>, running: bool) -> impl IntoView {
     let t = use_texts();
     let backend = use_backend();
     if !joined {
@@ -454,8 +448,11 @@ fn ProofItem(proof: Proof, wants_photo: bool, me: Option<UserId>, running: bool)
             pending.set(true);
             error.set(None);
             spawn_local(async move {
-                let result =
-                    if appeal { backend.appeal_proof(id, reason).await } else { backend.report_proof(id, reason).await };
+                let result = if appeal {
+                    backend.appeal_proof(id, reason).await
+                } else {
+                    backend.report_proof(id, reason).await
+                };
                 pending.set(false);
                 match result {
                     Ok(p) => {

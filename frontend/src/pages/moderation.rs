@@ -8,7 +8,7 @@ use leptos::task::spawn_local;
 use nene_shared::challenges::ProofStatus;
 use nene_shared::moderation::{ModerationCase, ModerationDecision};
 use nene_shared::users::Role;
-use nene_shared::{ErrorCode, ErrorBody};
+use nene_shared::{ErrorBody, ErrorCode};
 
 use crate::backend::ApiError;
 use crate::components::photo::ProtectedImage;

@@ -40,7 +40,10 @@ async fn rejected_days(backend: &Backend, id: ChallengeId, me: UserId, expected:
         let Ok(page) = backend.proofs(id, &query).await else { break };
         // A rejected proof that was proved again leaves its day proved, not rejected.
         found.extend(
-            page.items.iter().filter(|p| p.user.id == me && p.status == ProofStatus::Rejected && !p.replaced).map(|p| p.day),
+            page.items
+                .iter()
+                .filter(|p| p.user.id == me && p.status == ProofStatus::Rejected && !p.replaced)
+                .map(|p| p.day),
         );
         match page.next_cursor {
             Some(next) => cursor = Some(next),

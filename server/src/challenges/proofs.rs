@@ -141,10 +141,10 @@ pub async fn submit(state: &AppState, user: UserId, challenge: ChallengeId, sub:
     }
     let now_ms = Utc::now().timestamp_millis();
     // A rejected proof of today gives way to this one; an accepted one does not.
-    if let Some((old, status)) = store::moderation::live_proof(&mut tx, participation.id, &day_str).await? {
-        if status != ProofStatus::Rejected.as_str() || !super::moderation::make_way(&mut tx, old, now_ms).await? {
-            return Err(already_submitted());
-        }
+    if let Some((old, status)) = store::moderation::live_proof(&mut tx, participation.id, &day_str).await?
+        && (status != ProofStatus::Rejected.as_str() || !super::moderation::make_way(&mut tx, old, now_ms).await?)
+    {
+        return Err(already_submitted());
     }
     let new = NewProof {
         id,
