@@ -40,6 +40,8 @@ pub fn App() -> impl IntoView {
                         view=|| view! { <Guard><pages::charge::ChargeFail/></Guard> }/>
                     <Route path=path!("/inbox") view=|| view! { <Guard><pages::inbox::Inbox/></Guard> }/>
                     <Route path=path!("/me") view=|| view! { <Guard><pages::profile::Profile/></Guard> }/>
+                    <Route path=path!("/admin/moderation")
+                        view=|| view! { <Guard><pages::moderation::Moderation/></Guard> }/>
                 </Routes>
             </Shell>
         </Router>

@@ -74,6 +74,9 @@ pub struct Config {
     pub payment_requests_per_minute: u32,
     /// Local hour (in each challenge's time zone) of the daily reminder to those who have not proved yet.
     pub reminder_hour: u32,
+    /// How long after a challenge's end its settlement waits for the proofs still under review
+    /// (`NENE_MODERATION_GRACE_HOURS`); then the system dismisses open reports and restores appealed proofs.
+    pub moderation_grace: Duration,
     /// Firebase Cloud Messaging. Outside dev mode, push is off unless credentials are given.
     pub fcm: FcmConfig,
     /// The built web UI served at `/` (`NENE_UI_DIR`; by default `frontend/dist` when that folder exists).
@@ -109,6 +112,9 @@ impl Default for TossConfig {
 
 /// The longest grace for a just-spent refresh token: it exists for requests racing each other, not for replays.
 const MAX_REFRESH_REUSE_GRACE_SECS: u64 = 120;
+/// The longest a settlement may be held for moderation: a month. Stakes are people's money; they are not kept in
+/// escrow indefinitely for want of an administrator.
+const MAX_MODERATION_GRACE_HOURS: u64 = 720;
 
 /// A setting that cannot be used, named so the operator can fix it.
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +155,7 @@ impl Config {
             run_workers: true,
             payment_requests_per_minute: 30,
             reminder_hour: 20,
+            moderation_grace: Duration::from_secs(48 * 3600),
             fcm: FcmConfig::default(),
             ui_dir: None,
         }
@@ -280,6 +287,17 @@ impl Config {
                     return Err(ConfigError {
                         name: "NENE_REMINDER_HOUR",
                         reason: format!("`{hour}` is not an hour 0 to 23"),
+                    });
+                }
+            };
+        }
+        if let Some(hours) = get("NENE_MODERATION_GRACE_HOURS") {
+            config.moderation_grace = match hours.parse::<u64>() {
+                Ok(h) if h <= MAX_MODERATION_GRACE_HOURS => Duration::from_secs(h * 3600),
+                _ => {
+                    return Err(ConfigError {
+                        name: "NENE_MODERATION_GRACE_HOURS",
+                        reason: format!("`{hours}` is not a number of hours from 0 to {MAX_MODERATION_GRACE_HOURS}"),
                     });
                 }
             };
@@ -423,6 +441,10 @@ mod tests {
             let e = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
             assert_eq!(e.name, name, "{e}");
         }
+        for bad in ["-1", "721", "two days"] {
+            let e = Config::from_vars(&vars(&[("NENE_MODERATION_GRACE_HOURS", bad)])).unwrap_err();
+            assert_eq!(e.name, "NENE_MODERATION_GRACE_HOURS");
+        }
     }
 
     #[test]
@@ -450,5 +472,14 @@ mod tests {
         let d = Config::from_vars(&HashMap::new()).unwrap();
         assert!(d.trusted_proxies.is_empty());
         assert_eq!(d.metrics_token, None);
+    }
+
+    #[test]
+    fn moderation_grace_is_two_days_unless_set() {
+        assert_eq!(Config::from_vars(&HashMap::new()).unwrap().moderation_grace, Duration::from_secs(48 * 3600));
+        let c = Config::from_vars(&vars(&[("NENE_MODERATION_GRACE_HOURS", "0")])).unwrap();
+        assert_eq!(c.moderation_grace, Duration::ZERO);
+        let c = Config::from_vars(&vars(&[("NENE_MODERATION_GRACE_HOURS", "72")])).unwrap();
+        assert_eq!(c.moderation_grace, Duration::from_secs(72 * 3600));
     }
 }

@@ -14,6 +14,7 @@ pub enum Kind {
     ChallengeCancelled,
     ProofReminder,
     ProofRejected,
+    ProofReviewed,
     SettlementResult,
     PaymentResult,
 }
@@ -26,6 +27,7 @@ impl Kind {
             Kind::ChallengeCancelled => "CHALLENGE_CANCELLED",
             Kind::ProofReminder => "PROOF_REMINDER",
             Kind::ProofRejected => "PROOF_REJECTED",
+            Kind::ProofReviewed => "PROOF_REVIEWED",
             Kind::SettlementResult => "SETTLEMENT_RESULT",
             Kind::PaymentResult => "PAYMENT_RESULT",
         }

@@ -75,6 +75,17 @@ wire_enum!(
 );
 
 wire_enum!(
+    /// Where the owner's appeal against a rejection stands: waiting for an administrator, granted (the proof counts
+    /// again), declined (the rejection stands), or withdrawn by proving the day again.
+    AppealStatus { Pending = "PENDING", Granted = "GRANTED", Declined = "DECLINED", Withdrawn = "WITHDRAWN" }
+);
+
+wire_enum!(
+    /// Why settlement waits after the end: proofs of the challenge are still under review.
+    SettlementWaitReason { Moderation = "MODERATION" }
+);
+
+wire_enum!(
     /// A participant's result at settlement.
     Outcome { Success = "SUCCESS", Fail = "FAIL" }
 );
@@ -199,6 +210,23 @@ pub struct Challenge {
     /// Whether the caller takes part.
     pub joined: bool,
     pub created_at: DateTime<Utc>,
+    /// Set once the challenge has ended while proofs of it are still under review: settlement waits for those
+    /// decisions, at most until `until`.
+    #[serde(default)]
+    pub settlement_waiting: Option<SettlementWaiting>,
+}
+
+/// Why and until when a challenge's settlement waits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SettlementWaiting {
+    pub reason: SettlementWaitReason,
+    /// Reported proofs waiting for a decision.
+    pub open_reports: i64,
+    /// Appealed rejections waiting for a decision.
+    pub open_appeals: i64,
+    /// After this the system decides what is still open (reports dismissed, appealed proofs restored) and settles.
+    pub until: DateTime<Utc>,
 }
 
 /// `GET /challenges` filters.
@@ -276,6 +304,24 @@ pub struct Proof {
     pub reject_reason: Option<String>,
     pub report_count: i64,
     pub created_at: DateTime<Utc>,
+    /// Reported or appealed, and waiting for an administrator's decision. A reported proof counts meanwhile.
+    #[serde(default)]
+    pub under_review: bool,
+    /// A rejected proof whose day was proved again: the newer proof is the day's.
+    #[serde(default)]
+    pub replaced: bool,
+    /// The owner's appeal against the rejection, if any (one per proof).
+    #[serde(default)]
+    pub appeal: Option<ProofAppeal>,
+}
+
+/// The owner's appeal against a rejection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProofAppeal {
+    pub reason: String,
+    pub status: AppealStatus,
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -287,7 +333,7 @@ pub struct ProofQuery {
     pub limit: Option<u32>,
 }
 
-/// Why a proof is reported or rejected.
+/// Why a proof is reported, rejected, dismissed or appealed.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReasonRequest {

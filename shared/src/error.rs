@@ -34,6 +34,9 @@ pub enum ErrorCode {
     RefreshTokenReused,
     // 403
     Forbidden,
+    /// The caller has a stake in the challenge (a participant, administrators included), so may not decide on its
+    /// proofs; a report goes to an administrator who has none.
+    ConflictOfInterest,
     // 404
     NotFound,
     // 405
@@ -53,6 +56,14 @@ pub enum ErrorCode {
     ProofAlreadySubmitted,
     AlreadyReported,
     ProofNotRejectable,
+    ProofNotReportable,
+    ProofNotAppealable,
+    /// A proof is appealed at most once.
+    AppealAlreadyMade,
+    /// Dismissing needs an open report or appeal.
+    NoOpenCase,
+    /// Settlement has begun, or the grace time after the end ran out and the system decided.
+    ModerationClosed,
     // 413
     PayloadTooLarge,
     // 415
@@ -102,6 +113,7 @@ impl ErrorCode {
             Self::RefreshTokenInvalid => "REFRESH_TOKEN_INVALID",
             Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
             Self::Forbidden => "FORBIDDEN",
+            Self::ConflictOfInterest => "CONFLICT_OF_INTEREST",
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::PaymentsDisabled => "PAYMENTS_DISABLED",
@@ -120,6 +132,11 @@ impl ErrorCode {
             Self::ProofAlreadySubmitted => "PROOF_ALREADY_SUBMITTED",
             Self::AlreadyReported => "ALREADY_REPORTED",
             Self::ProofNotRejectable => "PROOF_NOT_REJECTABLE",
+            Self::ProofNotReportable => "PROOF_NOT_REPORTABLE",
+            Self::ProofNotAppealable => "PROOF_NOT_APPEALABLE",
+            Self::AppealAlreadyMade => "APPEAL_ALREADY_MADE",
+            Self::NoOpenCase => "NO_OPEN_CASE",
+            Self::ModerationClosed => "MODERATION_CLOSED",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
@@ -178,6 +195,9 @@ mod tests {
             ErrorCode::IdempotencyKeyReused,
             ErrorCode::IntentBodyChanged,
             ErrorCode::RefreshTokenReused,
+            ErrorCode::ConflictOfInterest,
+            ErrorCode::AppealAlreadyMade,
+            ErrorCode::NoOpenCase,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

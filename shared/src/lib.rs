@@ -10,6 +10,7 @@ pub mod dev;
 pub mod error;
 pub mod ids;
 pub mod ledger;
+pub mod moderation;
 pub mod money;
 pub mod notifications;
 pub mod ops;

@@ -17,18 +17,21 @@ pub enum NotificationKind {
     ChallengeCancelled,
     ProofReminder,
     ProofRejected,
+    /// A decision that leaves a proof counting: its reports dismissed, or an appeal granted.
+    ProofReviewed,
     SettlementResult,
     PaymentResult,
     PurchaseResult,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 8] = [
+    pub const ALL: [NotificationKind; 9] = [
         NotificationKind::JoinConfirmed,
         NotificationKind::ChallengeStarting,
         NotificationKind::ChallengeCancelled,
         NotificationKind::ProofReminder,
         NotificationKind::ProofRejected,
+        NotificationKind::ProofReviewed,
         NotificationKind::SettlementResult,
         NotificationKind::PaymentResult,
         NotificationKind::PurchaseResult,
@@ -41,6 +44,7 @@ impl NotificationKind {
             NotificationKind::ChallengeCancelled => "CHALLENGE_CANCELLED",
             NotificationKind::ProofReminder => "PROOF_REMINDER",
             NotificationKind::ProofRejected => "PROOF_REJECTED",
+            NotificationKind::ProofReviewed => "PROOF_REVIEWED",
             NotificationKind::SettlementResult => "SETTLEMENT_RESULT",
             NotificationKind::PaymentResult => "PAYMENT_RESULT",
             NotificationKind::PurchaseResult => "PURCHASE_RESULT",

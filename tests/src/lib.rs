@@ -396,8 +396,17 @@ impl WithToss {
 /// An access token for `user`, signed like the server's own (tests know its secret): lets a test act as many
 /// users without paying for a password hash each.
 pub fn mint_token(user: nene_shared::UserId) -> String {
+    mint_token_as(user, "USER")
+}
+
+/// [`mint_token`] with the ADMIN role.
+pub fn mint_admin_token(user: nene_shared::UserId) -> String {
+    mint_token_as(user, "ADMIN")
+}
+
+fn mint_token_as(user: nene_shared::UserId, role: &str) -> String {
     let now = chrono::Utc::now().timestamp();
-    let claims = serde_json::json!({"sub": user, "role": "USER", "jti": uuid::Uuid::new_v4(), "iat": now,
+    let claims = serde_json::json!({"sub": user, "role": role, "jti": uuid::Uuid::new_v4(), "iat": now,
         "exp": now + 3600, "iss": "nene-challenge"});
     jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),

@@ -3,8 +3,9 @@
 //!
 //! Two people, each in a browser session of their own: Alice signs up, charges points in the TossPayments sandbox
 //! and creates a two-day challenge; Bob signs up, charges, finds it and joins. Both prove day one (a note and a
-//! photo file); the domain clock moves (`/dev/clock`); Alice proves day two, Bob does not; after the end the
-//! settlement shows in both wallets. Screenshots of the main screens are saved as PNGs under
+//! photo file); Bob reports Alice's proof, which an administrator without a stake dismisses (Alice, made an
+//! administrator, sees the case but may not decide it); the domain clock moves (`/dev/clock`); Alice proves day two,
+//! Bob does not; after the end the settlement shows in both wallets. Screenshots of the main screens are saved as PNGs under
 //! `$NENE_ARTIFACTS_DIR` (default `target/artifacts/browser`).
 //!
 //! Needs `chromium` and `chromium-driver` (Debian) or `CHROME_BINARY` / `CHROMEDRIVER`. A missing UI build fails the
@@ -388,6 +389,44 @@ async fn two_people_play_a_challenge_through_in_the_browser() {
     bob.wait("[data-testid=live-rate]").await;
     bob.wait("[data-testid=proof-feed] img.thumb").await;
     bob.full_shot("15-detail-feed").await;
+
+    // Bob doubts Alice's photo: he may report it, with a reason, but never reject it; it keeps counting meanwhile.
+    bob.click("[data-testid=report-proof]").await;
+    bob.wait("[data-testid=report]").await;
+    bob.type_into("[data-testid=report-reason]", "어제 찍은 사진 같아요").await;
+    bob.shot("15a-report-form").await;
+    bob.click("[data-testid=report-send]").await;
+    bob.wait("[data-testid=reported]").await;
+    bob.wait("[data-testid=under-review]").await;
+    bob.full_shot("15b-reported").await;
+    // Alice is made an administrator, but she has a stake in this pot: she sees the case and cannot decide it.
+    assert!(nene_server::accounts::grant_admin(&s.state.db, "alice@example.com").await.expect("grant"));
+    alice.go("/me").await; // a fresh page: the renewed sign-in carries the role
+    alice.click("[data-testid=go-moderation]").await;
+    alice.wait("[data-testid=case][data-kind=REPORT]").await;
+    alice.wait_text("[data-testid=case-report]", "어제 찍은 사진 같아요").await;
+    alice.wait("[data-testid=cannot-decide]").await;
+    alice.full_shot("15c-moderation-queue").await;
+    // An administrator with no stake dismisses the report; the proof counts as it did.
+    let moderator = nene_tests::direct_user(&s.state.db, "moderator").await;
+    let (_, feed) = s.get(&format!("/api/v1/challenges/{id}/proofs"), Some(&token)).await;
+    let reported = feed["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|p| p["under_review"] == true))
+        .and_then(|p| p["id"].as_str())
+        .expect("the reported proof")
+        .to_owned();
+    let (status, body) = s
+        .post(
+            &format!("/api/v1/admin/moderation/{reported}/dismiss"),
+            Some(&nene_tests::mint_admin_token(moderator)),
+            &json!({"reason": "오늘 찍은 사진이 맞아요"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    alice.go("/admin/moderation").await;
+    alice.wait("[data-testid=decision][data-action=DISMISS]").await;
+    alice.wait("[data-testid=moderation] [data-testid=empty]").await;
 
     // Day two: only Alice proves.
     clock_to(&s, end).await;

@@ -1,8 +1,11 @@
 //! Proofs end to end: photos checked by content and served back to participants only, one proof a day inside the
-//! day's window by the server's clock, reports and rejections, and the live figures that follow.
+//! day's window by the server's clock, reports and rejections (by an administrator without a stake), and the live
+//! figures that follow.
 
 use nene_server::challenges::scheduler;
-use nene_tests::{Backend, TestServer, challenge_body, code, funded_user, jpeg, move_clock_to, on_both_databases};
+use nene_tests::{
+    Backend, TestServer, challenge_body, code, funded_user, jpeg, mint_admin_token, move_clock_to, on_both_databases,
+};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -132,27 +135,42 @@ async fn reports_rejections_and_live_figures(backend: Backend) {
     let (status, b) = s.post(&format!("/api/v1/proofs/{pid}/report"), Some(&host), &json!({"reason": ""})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{b}");
 
-    // Rejections: the creator only; the day stops counting and the owner is told.
-    let (status, _) = s.post(&format!("/api/v1/proofs/{pid}/reject"), Some(&third), &json!({"reason": "no"})).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Rejections: never by anyone with a stake (the creator included: they would take the day's stake); an
+    // administrator who takes no part rejects, the day stops counting and the owner is told.
+    let (status, b) = s.post(&format!("/api/v1/proofs/{pid}/reject"), Some(&third), &json!({"reason": "no"})).await;
+    assert_eq!((status, code(&b)), (StatusCode::FORBIDDEN, "CONFLICT_OF_INTEREST"));
     let (status, b) = s
         .post(&format!("/api/v1/proofs/{pid}/reject"), Some(&host), &json!({"reason": "사진이 오늘 것이 아니에요"}))
         .await;
+    assert_eq!((status, code(&b)), (StatusCode::FORBIDDEN, "CONFLICT_OF_INTEREST"), "{b}");
+    let (_, progress) = s.get(&format!("/api/v1/challenges/{id}/progress"), Some(&third)).await;
+    assert_eq!(progress["today_proofs"], 2, "a refused rejection changes nothing");
+    let (admin_id, _) = funded_user(db, "moderator", 0).await;
+    let admin = mint_admin_token(admin_id);
+    let (status, b) = s
+        .post(&format!("/api/v1/proofs/{pid}/reject"), Some(&admin), &json!({"reason": "사진이 오늘 것이 아니에요"}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{b}");
     assert_eq!(b["status"], "REJECTED");
-    let (status, b) = s.post(&format!("/api/v1/proofs/{pid}/reject"), Some(&host), &json!({"reason": "twice"})).await;
+    let (status, b) = s.post(&format!("/api/v1/proofs/{pid}/reject"), Some(&admin), &json!({"reason": "twice"})).await;
     assert_eq!((status, code(&b)), (StatusCode::CONFLICT, "PROOF_NOT_REJECTABLE"));
     let (_, progress) = s.get(&format!("/api/v1/challenges/{id}/progress"), Some(&third)).await;
     let guest_row =
         progress["participants"].as_array().unwrap().iter().find(|p| p["user"]["nickname"] == "guest").unwrap();
     assert_eq!(guest_row["accepted_days"], 0);
     assert_eq!(guest_row["rejected_days"], 1);
+    assert_eq!(guest_row["today_done"], false);
     assert_eq!(progress["today_proofs"], 1);
     let mut tx = db.begin_read().await.unwrap();
     let kinds = nene_server::store::notifications::kinds_of(&mut tx, guest_id.as_uuid()).await.unwrap();
     drop(tx);
     assert!(kinds.iter().any(|(k, _)| k == "PROOF_REJECTED"));
-    // A rejected day cannot be proved again (one proof a day, whatever became of it).
-    let (status, _) = s.submit_proof(&guest, &id, None, Some("retry")).await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    // The day's window is still open, so it may be proved again; the new proof is the day's.
+    let (status, b) = s.submit_proof(&guest, &id, None, Some("retry")).await;
+    assert_eq!(status, StatusCode::CREATED, "{b}");
+    let (_, progress) = s.get(&format!("/api/v1/challenges/{id}/progress"), Some(&third)).await;
+    let guest_row =
+        progress["participants"].as_array().unwrap().iter().find(|p| p["user"]["nickname"] == "guest").unwrap();
+    assert_eq!((guest_row["accepted_days"].as_i64(), guest_row["rejected_days"].as_i64()), (Some(1), Some(0)));
+    assert_eq!(progress["today_proofs"], 2);
 }

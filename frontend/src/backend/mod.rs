@@ -20,9 +20,11 @@ use std::sync::{Arc, Mutex};
 
 use nene_shared::auth::{ClientKind, LoginRequest, RefreshRequest, SignupRequest, TokenPair};
 use nene_shared::challenges::{
-    Challenge, ChallengeId, ChallengeQuery, CreateChallengeRequest, Participant, Progress, Proof, ProofQuery,
+    Challenge, ChallengeId, ChallengeQuery, CreateChallengeRequest, Participant, Progress, Proof, ProofId, ProofQuery,
+    ReasonRequest,
 };
 use nene_shared::ledger::{Wallet, WalletEntry};
+use nene_shared::moderation::{DecisionQuery, ModerationCase, ModerationDecision};
 use nene_shared::page::{Page, PageQuery};
 use nene_shared::payments::{CancelOrderRequest, ConfirmRequest, CreateOrderRequest, OrderCreated, PaymentOrder};
 use nene_shared::users::{Me, UpdateProfileRequest};
@@ -372,6 +374,35 @@ impl Backend {
         let mut call = Call::post(format!("/challenges/{id}/proofs"));
         call.body = Body::Proof { text, photo };
         self.request_or_queue(call).await
+    }
+
+    /// Reports another's proof with a reason; it keeps counting while an administrator reviews it.
+    pub async fn report_proof(&self, id: ProofId, reason: String) -> Result<Proof, ApiError> {
+        self.request(Call::post(format!("/proofs/{id}/report")).json(&ReasonRequest { reason })).await
+    }
+
+    /// The owner appeals a rejection (once).
+    pub async fn appeal_proof(&self, id: ProofId, reason: String) -> Result<Proof, ApiError> {
+        self.request(Call::post(format!("/proofs/{id}/appeal")).json(&ReasonRequest { reason })).await
+    }
+
+    // Moderation (administrators without a stake in the proof's challenge)
+
+    pub async fn moderation_queue(&self, cursor: Option<String>) -> Result<Page<ModerationCase>, ApiError> {
+        self.request(Call::get("/admin/moderation").query(&PageQuery { cursor, limit: Some(20) })).await
+    }
+
+    pub async fn moderation_decisions(&self, cursor: Option<String>) -> Result<Page<ModerationDecision>, ApiError> {
+        let query = DecisionQuery { cursor, limit: Some(20), ..Default::default() };
+        self.request(Call::get("/admin/moderation/decisions").query(&query)).await
+    }
+
+    pub async fn reject_proof(&self, id: ProofId, reason: String) -> Result<Proof, ApiError> {
+        self.request(Call::post(format!("/proofs/{id}/reject")).json(&ReasonRequest { reason })).await
+    }
+
+    pub async fn dismiss_case(&self, id: ProofId, reason: String) -> Result<Proof, ApiError> {
+        self.request(Call::post(format!("/admin/moderation/{id}/dismiss")).json(&ReasonRequest { reason })).await
     }
 
     /// A protected image (a proof's photo or thumbnail) by the URL the API gave: its bytes and type.

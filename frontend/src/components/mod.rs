@@ -7,5 +7,6 @@ pub mod field;
 pub mod icons;
 pub mod outbox;
 pub mod photo;
+pub mod reason;
 pub mod shell;
 pub mod states;

@@ -2,8 +2,9 @@
 //! success rate, settlement, prize…).
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
-use nene_shared::challenges::{Category, ChallengeStatus, Outcome, ProofType, Weekday};
+use nene_shared::challenges::{AppealStatus, Category, ChallengeStatus, Outcome, ProofType, Weekday};
 use nene_shared::ledger::{LotSource, TransferKind};
+use nene_shared::moderation::{CaseKind, DecisionAction};
 use nene_shared::payments::OrderStatus;
 use nene_shared::sync::IntentKind;
 use nene_shared::{ErrorCode, FieldCode};
@@ -176,6 +177,51 @@ pub const EN: Texts = Texts {
     server_address: "Server address",
     server_address_default: "Use the default",
     sign_in_kept_in: "Sign-in kept in: {store}",
+    report: "Report",
+    report_title: "Report this proof?",
+    report_hint: "The proof keeps counting until an administrator reviews it. Nobody in the challenge can reject a proof themselves.",
+    reason: "Reason",
+    reason_placeholder: "What is wrong with it?",
+    send_report: "Send report",
+    reported: "Reported. An administrator will review it.",
+    under_review: "Under review",
+    replaced: "Proved again",
+    reject_reason_label: "Rejected because: {reason}",
+    appeal: "Appeal",
+    appeal_title: "Appeal this rejection?",
+    appeal_hint: "You can appeal once per proof. If the day is not over yet, you can also simply prove it again.",
+    send_appeal: "Send appeal",
+    settlement_waiting: "Settlement is waiting: {reports} reported and {appeals} appealed proofs are under review. It happens by {until} at the latest.",
+    moderation_title: "Proof review",
+    moderation_link: "Proof review (admin)",
+    queue_empty: "Nothing to review",
+    reports_count: "{n} reports",
+    appeal_reason_label: "Appeal: {reason}",
+    decide_by: "Undecided by {time}, it is settled in favour of the person who proved",
+    reject: "Reject",
+    dismiss_case: "Counts (dismiss)",
+    decision_reason_placeholder: "Reason for the decision (the person who proved is told)",
+    cannot_decide: "You take part in this challenge, so you cannot decide",
+    decided: "Decided",
+    decisions_title: "Recent decisions",
+    no_decisions: "No decisions yet",
+    system_actor: "System",
+    appeal_status: |s| match s {
+        AppealStatus::Pending => "Your appeal is being reviewed",
+        AppealStatus::Granted => "Your appeal was granted",
+        AppealStatus::Declined => "Your appeal was declined",
+        AppealStatus::Withdrawn => "Appeal withdrawn: the day was proved again",
+    },
+    case_kind: |k| match k {
+        CaseKind::Report => "Report",
+        CaseKind::Appeal => "Appeal",
+    },
+    decision_action: |a, on_appeal| match (a, on_appeal) {
+        (DecisionAction::Reject, false) => "Rejected",
+        (DecisionAction::Reject, true) => "Rejection upheld",
+        (DecisionAction::Dismiss, false) => "Reports dismissed",
+        (DecisionAction::Dismiss, true) => "Appeal granted",
+    },
     intent_kind: |k| match k {
         IntentKind::Join => "Joining",
         IntentKind::Leave => "Leaving",
@@ -226,6 +272,14 @@ fn error(code: ErrorCode) -> &'static str {
         ErrorCode::ProofAlreadySubmitted => "You already proved today.",
         ErrorCode::AlreadyReported => "You already reported this proof.",
         ErrorCode::ProofNotRejectable => "This proof cannot be rejected.",
+        ErrorCode::ConflictOfInterest => {
+            "You take part in this challenge: you can report its proofs, and an administrator decides."
+        }
+        ErrorCode::ProofNotReportable => "This proof cannot be reported now.",
+        ErrorCode::ProofNotAppealable => "Only a rejected proof can be appealed.",
+        ErrorCode::AppealAlreadyMade => "A proof can be appealed only once.",
+        ErrorCode::NoOpenCase => "Nothing is open against this proof.",
+        ErrorCode::ModerationClosed => "Review is closed for this challenge.",
         ErrorCode::PayloadTooLarge => "The file is too large. At most 10 MB.",
         ErrorCode::UnsupportedMediaType => "This kind of content cannot be sent.",
         ErrorCode::IdempotencyKeyReused => "This differs from the earlier request. Reload and try again.",

@@ -1,8 +1,9 @@
 //! 한국어 — the product's first language. Words follow the team's glossary (챌린지, 참가비, 인증, 달성률, 정산, 상금…).
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
-use nene_shared::challenges::{Category, ChallengeStatus, Outcome, ProofType, Weekday};
+use nene_shared::challenges::{AppealStatus, Category, ChallengeStatus, Outcome, ProofType, Weekday};
 use nene_shared::ledger::{LotSource, TransferKind};
+use nene_shared::moderation::{CaseKind, DecisionAction};
 use nene_shared::payments::OrderStatus;
 use nene_shared::sync::IntentKind;
 use nene_shared::{ErrorCode, FieldCode};
@@ -175,6 +176,51 @@ pub const KO: Texts = Texts {
     server_address: "서버 주소",
     server_address_default: "기본값 사용",
     sign_in_kept_in: "로그인 정보 보관: {store}",
+    report: "신고",
+    report_title: "이 인증을 신고할까요?",
+    report_hint: "관리자가 검토하기 전까지 인증은 그대로 인정돼요. 챌린지 참여자는 인증을 직접 반려할 수 없어요.",
+    reason: "사유",
+    reason_placeholder: "무엇이 문제인지 적어 주세요",
+    send_report: "신고하기",
+    reported: "신고했어요. 관리자가 검토해요.",
+    under_review: "검토 중",
+    replaced: "다시 인증함",
+    reject_reason_label: "반려 사유: {reason}",
+    appeal: "이의 신청",
+    appeal_title: "반려에 이의를 신청할까요?",
+    appeal_hint: "이의 신청은 인증마다 한 번이에요. 그날이 아직 지나지 않았다면 다시 인증할 수도 있어요.",
+    send_appeal: "이의 신청하기",
+    settlement_waiting: "정산 대기 중: 신고 {reports}건, 이의 신청 {appeals}건을 검토하고 있어요. 늦어도 {until}에는 정산돼요.",
+    moderation_title: "인증 검토",
+    moderation_link: "인증 검토 (관리자)",
+    queue_empty: "검토할 인증이 없어요",
+    reports_count: "신고 {n}건",
+    appeal_reason_label: "이의 신청 사유: {reason}",
+    decide_by: "{time}까지 결정이 없으면 인증한 사람의 편으로 처리돼요",
+    reject: "반려",
+    dismiss_case: "인정 (기각)",
+    decision_reason_placeholder: "결정 사유 (인증한 사람에게 전해져요)",
+    cannot_decide: "참여 중인 챌린지라 결정할 수 없어요",
+    decided: "결정했어요",
+    decisions_title: "최근 결정",
+    no_decisions: "아직 결정이 없어요",
+    system_actor: "시스템",
+    appeal_status: |s| match s {
+        AppealStatus::Pending => "이의 신청을 검토하고 있어요",
+        AppealStatus::Granted => "이의 신청이 받아들여졌어요",
+        AppealStatus::Declined => "이의 신청이 받아들여지지 않았어요",
+        AppealStatus::Withdrawn => "다시 인증해서 이의 신청을 거뒀어요",
+    },
+    case_kind: |k| match k {
+        CaseKind::Report => "신고",
+        CaseKind::Appeal => "이의 신청",
+    },
+    decision_action: |a, on_appeal| match (a, on_appeal) {
+        (DecisionAction::Reject, false) => "반려",
+        (DecisionAction::Reject, true) => "반려 유지",
+        (DecisionAction::Dismiss, false) => "신고 기각",
+        (DecisionAction::Dismiss, true) => "이의 인정",
+    },
     intent_kind: |k| match k {
         IntentKind::Join => "참여",
         IntentKind::Leave => "나가기",
@@ -225,6 +271,12 @@ fn error(code: ErrorCode) -> &'static str {
         ErrorCode::ProofAlreadySubmitted => "오늘은 이미 인증했어요.",
         ErrorCode::AlreadyReported => "이미 신고한 인증이에요.",
         ErrorCode::ProofNotRejectable => "반려할 수 없는 인증이에요.",
+        ErrorCode::ConflictOfInterest => "참여 중인 챌린지의 인증은 신고만 할 수 있어요. 판단은 관리자가 해요.",
+        ErrorCode::ProofNotReportable => "지금은 신고할 수 없는 인증이에요.",
+        ErrorCode::ProofNotAppealable => "반려된 인증만 이의 신청할 수 있어요.",
+        ErrorCode::AppealAlreadyMade => "이의 신청은 한 번만 할 수 있어요.",
+        ErrorCode::NoOpenCase => "검토할 신고나 이의 신청이 없어요.",
+        ErrorCode::ModerationClosed => "이 챌린지의 검토 기간이 끝났어요.",
         ErrorCode::PayloadTooLarge => "파일이 너무 커요. 10MB 이하로 올려 주세요.",
         ErrorCode::UnsupportedMediaType => "보낼 수 없는 형식이에요.",
         ErrorCode::IdempotencyKeyReused => "이전 요청과 내용이 달라요. 새로고침 후 다시 해 주세요.",

@@ -2,8 +2,9 @@
 //! filled by [`fill`](super::fill); things with many values (error codes, states, kinds) are functions.
 
 use chrono::{NaiveDate, NaiveDateTime};
-use nene_shared::challenges::{Category, ChallengeStatus, Outcome, ProofType, Weekday};
+use nene_shared::challenges::{AppealStatus, Category, ChallengeStatus, Outcome, ProofType, Weekday};
 use nene_shared::ledger::{LotSource, TransferKind};
+use nene_shared::moderation::{CaseKind, DecisionAction};
 use nene_shared::payments::OrderStatus;
 use nene_shared::sync::IntentKind;
 use nene_shared::{ErrorCode, FieldCode};
@@ -175,6 +176,39 @@ pub struct Texts {
     pub server_address: &'static str,
     pub server_address_default: &'static str,
     pub sign_in_kept_in: &'static str,
+    pub report: &'static str,
+    pub report_title: &'static str,
+    pub report_hint: &'static str,
+    pub reason: &'static str,
+    pub reason_placeholder: &'static str,
+    pub send_report: &'static str,
+    pub reported: &'static str,
+    pub under_review: &'static str,
+    pub replaced: &'static str,
+    pub reject_reason_label: &'static str,
+    pub appeal: &'static str,
+    pub appeal_title: &'static str,
+    pub appeal_hint: &'static str,
+    pub send_appeal: &'static str,
+    pub settlement_waiting: &'static str,
+    pub moderation_title: &'static str,
+    pub moderation_link: &'static str,
+    pub queue_empty: &'static str,
+    pub reports_count: &'static str,
+    pub appeal_reason_label: &'static str,
+    pub decide_by: &'static str,
+    pub reject: &'static str,
+    pub dismiss_case: &'static str,
+    pub decision_reason_placeholder: &'static str,
+    pub cannot_decide: &'static str,
+    pub decided: &'static str,
+    pub decisions_title: &'static str,
+    pub no_decisions: &'static str,
+    pub system_actor: &'static str,
+    pub appeal_status: fn(AppealStatus) -> &'static str,
+    pub case_kind: fn(CaseKind) -> &'static str,
+    /// A decision's action, on an appeal or not.
+    pub decision_action: fn(DecisionAction, bool) -> &'static str,
     pub intent_kind: fn(IntentKind) -> &'static str,
     /// The words for an error code.
     pub error: fn(ErrorCode) -> &'static str,

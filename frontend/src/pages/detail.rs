@@ -1,21 +1,24 @@
-//! A challenge: its rules, the people in it, today's live proof rate, the proof feed with thumbnails, and the
-//! money step — join (the stake shown and confirmed once) or leave (the stake coming back) — with the pot-split
-//! preview ("if 8 of 10 succeed, you get about N points back") right above it.
+//! A challenge: its rules, the people in it, today's live proof rate, the proof feed with thumbnails (reports, and
+//! the owner's view of a rejection with its appeal), whether settlement waits for reviews, and the money step — join
+//! (the stake shown and confirmed once) or leave (the stake coming back) — with the pot-split preview ("if 8 of 10
+//! succeed, you get about N points back") right above it.
 
 use futures::future::join;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
-use nene_shared::ErrorCode;
 use nene_shared::challenges::{
     Challenge, ChallengeId, ChallengeStatus, Outcome, Participant, Progress, Proof, ProofQuery, ProofStatus, ProofType,
 };
+use nene_shared::{ErrorCode, UserId};
 
 use crate::backend::{ApiError, Sent};
 use crate::components::card::{StatusBadge, category_icon};
 use crate::components::confirm::ConfirmDialog;
 use crate::components::photo::ProtectedImage;
+use crate::components::reason::ReasonForm;
 use crate::components::states::{Empty, ErrorNotice, InlineError, Loading};
+use crate::dates;
 use crate::i18n::{fill, use_texts};
 use crate::money;
 use crate::pages::PageHeader;
@@ -164,6 +167,18 @@ fn DetailBody(loaded: Loaded, reload: Callback<()>) -> impl IntoView {
             </dl>
         </article>
 
+        {c.settlement_waiting.clone().map(|w| {
+            let (reports, appeals) = (w.open_reports.to_string(), w.open_appeals.to_string());
+            let until = dates::local(w.until);
+            let words = move || {
+                let t = t.get();
+                fill(
+                    t.settlement_waiting,
+                    &[("reports", reports.clone()), ("appeals", appeals.clone()), ("until", (t.date_time)(until))],
+                )
+            };
+            view! { <div class="card notice settlement-waiting" role="status" data-testid="settlement-waiting"><p>{words}</p></div> }
+        })}
         {loaded.progress.clone().filter(|_| running).map(|p| view! { <LiveRate progress=p/> })}
         {my_result.map(|(outcome, payout)| {
             let won = outcome == Outcome::Success;
@@ -195,7 +210,7 @@ fn DetailBody(loaded: Loaded, reload: Callback<()>) -> impl IntoView {
         </div>
 
         <Participants list=loaded.participants.clone() progress=loaded.progress.clone() status=status/>
-        <ProofFeed id=c.id joined=c.joined proof_type=proof_type/>
+        <ProofFeed id=c.id joined=c.joined proof_type=proof_type me=my_id running=running/>
     }
 }
 
@@ -363,9 +378,10 @@ fn Participants(list: Vec<Participant>, progress: Option<Progress>, status: Chal
     }
 }
 
-/// The proof feed, newest first, with thumbnails; only participants may see it.
+/// The proof feed, newest first, with thumbnails; only participants may see it. While the challenge runs, each
+/// other person's proof can be reported, and my rejected proofs show why and can be appealed.
 #[component]
-fn ProofFeed(id: ChallengeId, joined: bool, proof_type: ProofType) -> impl IntoView {
+fn ProofFeed(id: ChallengeId, joined: bool, proof_type: ProofType, me: Option<UserId>, running: bool) -> impl IntoView {
     let t = use_texts();
     let backend = use_backend();
     if !joined {
@@ -393,7 +409,9 @@ fn ProofFeed(id: ChallengeId, joined: bool, proof_type: ProofType) -> impl IntoV
                 }.into_any(),
                 Some(Ok(items)) => view! {
                     <ul class="feed" data-testid="proof-feed">
-                        {items.into_iter().map(|p| view! { <ProofItem proof=p wants_photo=wants_photo/> }).collect_view()}
+                        {items.into_iter().map(|p| view! {
+                            <ProofItem proof=p wants_photo=wants_photo me=me running=running/>
+                        }).collect_view()}
                     </ul>
                 }.into_any(),
             }}
@@ -403,28 +421,107 @@ fn ProofFeed(id: ChallengeId, joined: bool, proof_type: ProofType) -> impl IntoV
 }
 
 #[component]
-fn ProofItem(proof: Proof, wants_photo: bool) -> impl IntoView {
+fn ProofItem(proof: Proof, wants_photo: bool, me: Option<UserId>, running: bool) -> impl IntoView {
     let t = use_texts();
-    let rejected = proof.status == ProofStatus::Rejected;
-    let day = proof.day;
+    let backend = use_backend();
+    let (id, day) = (proof.id, proof.day);
+    let mine = me == Some(proof.user.id);
     let name = proof.user.nickname.clone();
     let alt = Signal::derive({
         let name = name.clone();
         move || fill(t.get().proof_photo_of, &[("name", name.clone())])
     });
+    let thumbnail = proof.thumbnail_url.clone();
+    let text = proof.text.clone();
+    // The proof as the server last answered (a report or an appeal changes it in place).
+    let current = RwSignal::new(proof);
+    let rejected = move || current.with(|p| p.status == ProofStatus::Rejected);
+    let report_open = RwSignal::new(false);
+    let appeal_open = RwSignal::new(false);
+    let pending = RwSignal::new(false);
+    let error = RwSignal::new(None::<ApiError>);
+    let reported = RwSignal::new(false);
+    let send = move |appeal: bool| {
+        let backend = backend.clone();
+        Callback::new(move |reason: String| {
+            let backend = backend.clone();
+            pending.set(true);
+            error.set(None);
+            spawn_local(async move {
+                let result = if appeal {
+                    backend.appeal_proof(id, reason).await
+                } else {
+                    backend.report_proof(id, reason).await
+                };
+                pending.set(false);
+                match result {
+                    Ok(p) => {
+                        current.set(p);
+                        report_open.set(false);
+                        appeal_open.set(false);
+                        reported.set(!appeal);
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        })
+    };
+    let (send_report, send_appeal) = (send(false), send(true));
+    let can_report = move || {
+        running && !mine && !reported.get() && current.with(|p| p.status == ProofStatus::Accepted && !p.replaced)
+    };
+    let can_appeal = move || {
+        running && mine && current.with(|p| p.status == ProofStatus::Rejected && !p.replaced && p.appeal.is_none())
+    };
     view! {
         <li class="proof" class:rejected=rejected data-testid="proof-item">
-            {match proof.thumbnail_url.clone() {
+            {match thumbnail {
                 Some(url) => view! { <ProtectedImage url=url alt=alt class="thumb"/> }.into_any(),
                 None if wants_photo => view! { <span class="thumb img-missing" aria-hidden="true"></span> }.into_any(),
                 None => ().into_any(),
             }}
             <div class="proof-body">
                 <p class="proof-meta"><strong>{name}</strong> " · " <span class="muted">{move || (t.get().day)(day)}</span>
-                    {rejected.then(|| view! { <span class="badge badge-cancelled">{move || t.get().rejected}</span> })}
+                    {move || rejected().then(|| view! { <span class="badge badge-cancelled">{t.get().rejected}</span> })}
+                    {move || current.with(|p| p.under_review).then(|| view! {
+                        <span class="badge badge-ready" data-testid="under-review">{t.get().under_review}</span>
+                    })}
+                    {move || current.with(|p| p.replaced).then(|| view! {
+                        <span class="badge badge-ended">{t.get().replaced}</span>
+                    })}
                 </p>
-                {proof.text.clone().map(|text| view! { <p class="proof-text">{text}</p> })}
-                {proof.reject_reason.clone().map(|r| view! { <p class="muted small">{r}</p> })}
+                {text.map(|text| view! { <p class="proof-text">{text}</p> })}
+                {move || current.with(|p| p.reject_reason.clone()).filter(|_| rejected()).map(|r| view! {
+                    <p class="small reject-reason" data-testid="reject-reason">
+                        {move || fill(t.get().reject_reason_label, &[("reason", r.clone())])}
+                    </p>
+                })}
+                {move || current.with(|p| p.appeal.as_ref().map(|a| a.status)).map(|status| view! {
+                    <p class="muted small" data-testid="appeal-status" data-status=status.as_str()>
+                        {move || (t.get().appeal_status)(status)}
+                    </p>
+                })}
+                {move || reported.get().then(|| view! {
+                    <p class="notice small" role="status" data-testid="reported">{t.get().reported}</p>
+                })}
+                <div class="proof-actions">
+                    {move || (can_report() && !report_open.get()).then(|| view! {
+                        <button class="btn btn-ghost btn-small" data-testid="report-proof"
+                            on:click=move |_| { error.set(None); report_open.set(true) }>{t.get().report}</button>
+                    })}
+                    {move || (can_appeal() && !appeal_open.get()).then(|| view! {
+                        <button class="btn btn-ghost btn-small" data-testid="appeal-proof"
+                            on:click=move |_| { error.set(None); appeal_open.set(true) }>{t.get().appeal}</button>
+                    })}
+                </div>
+                <ReasonForm open=report_open testid="report" on_send=send_report pending=pending error=error
+                    title=Signal::derive(move || t.get().report_title.to_owned())
+                    hint=Signal::derive(move || t.get().report_hint.to_owned())
+                    send_label=Signal::derive(move || t.get().send_report.to_owned())/>
+                <ReasonForm open=appeal_open testid="appeal" on_send=send_appeal pending=pending error=error
+                    title=Signal::derive(move || t.get().appeal_title.to_owned())
+                    hint=Signal::derive(move || t.get().appeal_hint.to_owned())
+                    send_label=Signal::derive(move || t.get().send_appeal.to_owned())/>
             </div>
         </li>
     }

@@ -19,6 +19,7 @@ fn icon(kind: NotificationKind) -> &'static str {
         NotificationKind::ChallengeCancelled => "⛔",
         NotificationKind::ProofReminder => "⏰",
         NotificationKind::ProofRejected => "⚠️",
+        NotificationKind::ProofReviewed => "✅",
         NotificationKind::SettlementResult => "🏆",
         NotificationKind::PaymentResult => "💳",
         NotificationKind::PurchaseResult => "🛍️",

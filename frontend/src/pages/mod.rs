@@ -8,6 +8,7 @@ pub mod detail;
 pub mod explore;
 pub mod home;
 pub mod inbox;
+pub mod moderation;
 pub mod not_found;
 pub mod profile;
 pub mod progress;

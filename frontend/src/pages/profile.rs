@@ -1,12 +1,12 @@
 //! 내 정보: nickname and bio (checked by the shared rules, refusals next to the field), the language switch, and
-//! signing out; inside the app, its settings (the server's address).
+//! signing out; inside the app, its settings (the server's address); for administrators, the way to proof review.
 
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
-use nene_shared::users::UpdateProfileRequest;
+use nene_shared::users::{Role, UpdateProfileRequest};
 use nene_shared::validate::{Bio, Nickname};
 use nene_shared::{ErrorCode, FieldCode};
 
@@ -27,6 +27,7 @@ pub fn Profile() -> impl IntoView {
     let navigate = use_navigate();
     let me = session.me.get_untracked();
     let email = me.as_ref().map(|m| m.email.clone()).unwrap_or_default();
+    let is_admin = me.as_ref().is_some_and(|m| m.role == Role::Admin);
     let nickname = RwSignal::new(me.as_ref().map(|m| m.nickname.clone()).unwrap_or_default());
     let bio = RwSignal::new(me.as_ref().map(|m| m.bio.clone()).unwrap_or_default());
     let fields: FieldErrors = RwSignal::new(BTreeMap::new());
@@ -108,6 +109,11 @@ pub fn Profile() -> impl IntoView {
                 <LanguageSwitch/>
             </div>
             <AppSettingsCard/>
+            {is_admin.then(|| view! {
+                <a class="btn btn-ghost btn-block" href="/admin/moderation" data-testid="go-moderation">
+                    {move || t.get().moderation_link}
+                </a>
+            })}
             <button class="btn btn-ghost btn-block danger" data-testid="sign-out" on:click=sign_out>
                 {move || t.get().sign_out}
             </button>

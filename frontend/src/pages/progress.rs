@@ -38,7 +38,13 @@ async fn rejected_days(backend: &Backend, id: ChallengeId, me: UserId, expected:
         }
         let query = ProofQuery { cursor: cursor.clone(), limit: Some(100), ..Default::default() };
         let Ok(page) = backend.proofs(id, &query).await else { break };
-        found.extend(page.items.iter().filter(|p| p.user.id == me && p.status == ProofStatus::Rejected).map(|p| p.day));
+        // A rejected proof that was proved again leaves its day proved, not rejected.
+        found.extend(
+            page.items
+                .iter()
+                .filter(|p| p.user.id == me && p.status == ProofStatus::Rejected && !p.replaced)
+                .map(|p| p.day),
+        );
         match page.next_cursor {
             Some(next) => cursor = Some(next),
             None => break,

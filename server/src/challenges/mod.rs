@@ -8,6 +8,7 @@
 //! process, so it holds with several server instances on PostgreSQL.
 
 pub mod batch;
+pub mod moderation;
 pub mod proofs;
 pub mod rules;
 pub mod scheduler;
@@ -73,6 +74,7 @@ pub(crate) fn view(row: &ChallengeRow, joined: bool) -> Challenge {
         version: row.version,
         joined,
         created_at: from_millis(row.created_at),
+        settlement_waiting: None,
     }
 }
 
@@ -166,7 +168,8 @@ pub async fn get(state: &AppState, user: UserId, id: ChallengeId) -> ApiResult<C
     let mut tx = state.db.begin_read().await?;
     let row = load(&mut tx, id.as_uuid()).await?;
     let joined = store::challenges::active_participation(&mut tx, row.id, user.as_uuid()).await?.is_some();
-    Ok(view(&row, joined))
+    let mut waiting = moderation::waiting(&mut tx, &[&row], &moderation::Grace::of(state)).await?;
+    Ok(Challenge { settlement_waiting: waiting.remove(&row.id), ..view(&row, joined) })
 }
 
 /// Newest first; the cursor is `<created_at>_<id>` of the last one seen.
@@ -186,10 +189,12 @@ pub async fn list(state: &AppState, user: UserId, q: &ChallengeQuery) -> ApiResu
     let mut tx = state.db.begin_read().await?;
     let rows = store::challenges::list(&mut tx, &filter).await?;
     let more = rows.len() as i64 > limit;
+    let shown: Vec<&ChallengeRow> = rows.iter().take(limit as usize).collect();
+    let mut waiting = moderation::waiting(&mut tx, &shown, &moderation::Grace::of(state)).await?;
     let mut items = Vec::new();
-    for row in rows.iter().take(limit as usize) {
+    for row in shown {
         let joined = store::challenges::active_participation(&mut tx, row.id, user.as_uuid()).await?.is_some();
-        items.push(view(row, joined));
+        items.push(Challenge { settlement_waiting: waiting.remove(&row.id), ..view(row, joined) });
     }
     let next_cursor =
         if more { rows.get(limit as usize - 1).map(|r| crate::cursor::after(r.created_at, r.id)) } else { None };

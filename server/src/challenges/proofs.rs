@@ -1,14 +1,16 @@
 //! Daily proofs: at most one per participant per proof day, inside that day in the challenge's time zone as the
 //! server's clock says when the request arrived (never the device's clock; for an offline proof, when the server
 //! first received it). A photo is checked by its content, stored by content hash with a thumbnail, and served back
-//! only to the challenge's participants.
+//! only to the challenge's participants. A day whose proof was rejected may be proved again while its window is
+//! open; reports, rejections and appeals are in [`super::moderation`].
 
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use nene_shared::challenges::{
-    ChallengeId, ChallengeStatus, Proof, ProofId, ProofQuery, ProofStatus, ProofType, UserSummary, limits,
+    AppealStatus, ChallengeId, ChallengeStatus, Proof, ProofAppeal, ProofId, ProofQuery, ProofStatus, ProofType,
+    UserSummary, limits,
 };
 use nene_shared::page::Page;
 use nene_shared::users::Role;
@@ -19,7 +21,6 @@ use super::{calendar_of, rules, status_of};
 use crate::app::AppState;
 use crate::auth::tokens::AccessClaims;
 use crate::error::{ApiError, ApiResult};
-use crate::notify;
 use crate::photos::{self, PhotoError};
 use crate::store::challenges::{NewProof, ProofRow};
 use crate::store::sync::IntentKey;
@@ -31,7 +32,7 @@ pub struct Submission {
     pub text: Option<String>,
 }
 
-fn view(p: &ProofRow) -> Proof {
+pub(crate) fn view(p: &ProofRow) -> Proof {
     let photo = p.photo_hash.is_some();
     Proof {
         id: ProofId::from_uuid(p.id),
@@ -45,6 +46,13 @@ fn view(p: &ProofRow) -> Proof {
         reject_reason: p.reject_reason.clone(),
         report_count: p.report_count,
         created_at: from_millis(p.created_at),
+        under_review: p.case_kind.is_some(),
+        replaced: p.replaced_at.is_some(),
+        appeal: p.appeal_created_at.map(|at| ProofAppeal {
+            reason: p.appeal_reason.clone().unwrap_or_default(),
+            status: p.appeal_outcome.as_deref().and_then(AppealStatus::parse).unwrap_or(AppealStatus::Pending),
+            created_at: from_millis(at),
+        }),
     }
 }
 
@@ -56,7 +64,7 @@ fn already_submitted() -> ApiError {
     ApiError::conflict(ErrorCode::ProofAlreadySubmitted, "You already proved today. See you tomorrow!")
 }
 
-fn not_a_participant() -> ApiError {
+pub(crate) fn not_a_participant() -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, ErrorCode::NotAParticipant, "Only participants can do this.")
 }
 
@@ -165,6 +173,13 @@ pub async fn submit_arrived(
     if status_of(&current) != ChallengeStatus::InProgress || closed {
         return Err(unprocessable(ErrorCode::ChallengeNotInProgress, "The challenge is over."));
     }
+    let now_ms = Utc::now().timestamp_millis();
+    // A rejected proof of today gives way to this one; an accepted one does not.
+    if let Some((old, status)) = store::moderation::live_proof(&mut tx, participation.id, &day_str).await?
+        && (status != ProofStatus::Rejected.as_str() || !super::moderation::make_way(&mut tx, old, now_ms).await?)
+    {
+        return Err(already_submitted());
+    }
     let new = NewProof {
         id,
         challenge_id: row.id,
@@ -175,7 +190,7 @@ pub async fn submit_arrived(
         photo_hash: photo_hash.as_deref(),
         photo_mime: mime,
         thumb_hash: thumb_hash.as_deref(),
-        now_ms: Utc::now().timestamp_millis(),
+        now_ms,
     };
     store::challenges::insert_proof(&mut tx, &new)
         .await
@@ -243,76 +258,4 @@ pub async fn image(
     let (Some(hash), Some(mime)) = (hash, mime) else { return Err(ApiError::not_found("This proof has no photo.")) };
     let bytes = state.files.get(&hash).await.map_err(|e| ApiError::internal(&e))?;
     bytes.map(|b| (mime, b)).ok_or_else(|| ApiError::internal(&format!("photo {hash} missing from the store")))
-}
-
-fn reason_of(reason: &str) -> ApiResult<String> {
-    let r = reason.trim();
-    if r.is_empty() {
-        return Err(ApiError::validation(BTreeMap::from([("reason".to_owned(), FieldCode::Required)])));
-    }
-    if r.chars().count() > limits::REASON_MAX {
-        return Err(ApiError::validation(BTreeMap::from([("reason".to_owned(), FieldCode::TooLong)])));
-    }
-    Ok(r.to_owned())
-}
-
-/// Any other participant may report a proof, once.
-pub async fn report(state: &AppState, who: &AccessClaims, id: ProofId, reason: &str) -> ApiResult<Proof> {
-    let reason = reason_of(reason)?;
-    let mut tx = state.db.begin_write().await?;
-    let proof =
-        store::challenges::proof(&mut tx, id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("No such proof."))?;
-    if store::challenges::active_participation(&mut tx, proof.challenge_id, who.sub).await?.is_none() {
-        return Err(not_a_participant());
-    }
-    if proof.user_id == who.sub {
-        return Err(ApiError::forbidden("You cannot report your own proof."));
-    }
-    if !store::challenges::report_proof(&mut tx, proof.id, who.sub, &reason, Utc::now().timestamp_millis()).await? {
-        return Err(ApiError::conflict(ErrorCode::AlreadyReported, "You already reported this proof."));
-    }
-    let saved =
-        store::challenges::proof(&mut tx, proof.id).await?.ok_or_else(|| ApiError::internal(&"proof vanished"))?;
-    tx.commit().await?;
-    Ok(view(&saved))
-}
-
-/// The creator or an admin rejects a proof while the challenge runs; that day stops counting.
-pub async fn reject(state: &AppState, who: &AccessClaims, id: ProofId, reason: &str) -> ApiResult<Proof> {
-    let reason = reason_of(reason)?;
-    let now = Utc::now().timestamp_millis();
-    let mut tx = state.db.begin_write().await?;
-    let proof =
-        store::challenges::proof(&mut tx, id.as_uuid()).await?.ok_or_else(|| ApiError::not_found("No such proof."))?;
-    store::challenges::lock(&mut tx, proof.challenge_id).await?;
-    let challenge = super::load(&mut tx, proof.challenge_id).await?;
-    if challenge.creator_id != who.sub && who.role != Role::Admin.as_str() {
-        return Err(ApiError::forbidden("Only the challenge's creator or an admin can reject a proof."));
-    }
-    // Once the last window has closed the outcome is settled from the proofs as they are.
-    let closed = state.clock.now().timestamp_millis() >= challenge.ends_at;
-    if status_of(&challenge) != ChallengeStatus::InProgress || closed {
-        return Err(ApiError::conflict(
-            ErrorCode::ProofNotRejectable,
-            "Proofs can be rejected only while the challenge runs.",
-        ));
-    }
-    if !store::challenges::reject_proof(&mut tx, proof.id, &reason, who.sub).await? {
-        return Err(ApiError::conflict(ErrorCode::ProofNotRejectable, "This proof was already rejected."));
-    }
-    store::challenges::bump_version(&mut tx, challenge.id).await?;
-    notify::record(
-        &mut tx,
-        proof.user_id,
-        notify::Kind::ProofRejected,
-        "인증 반려",
-        &format!("'{}' {} 인증이 반려됐어요: {reason}", challenge.title, proof.day),
-        &[("challenge_id", challenge.id.to_string()), ("proof_id", proof.id.to_string())],
-        now,
-    )
-    .await?;
-    let saved =
-        store::challenges::proof(&mut tx, proof.id).await?.ok_or_else(|| ApiError::internal(&"proof vanished"))?;
-    tx.commit().await?;
-    Ok(view(&saved))
 }

@@ -1,6 +1,7 @@
 //! Time-driven transitions, made by the server from the domain clock and never by a person's request: a challenge
 //! starts at 00:00 of its start day (or is cancelled, every stake given back, when too few joined), and is settled
-//! once its last proof window has closed.
+//! once its last proof window has closed and its proofs under review are decided (or the moderation grace time ran
+//! out, see [`super::moderation`]).
 
 use chrono::Utc;
 use nene_shared::challenges::ChallengeStatus;
@@ -34,9 +35,9 @@ pub fn retry_delay_ms(failures: i64) -> i64 {
 
 /// Handles every challenge whose start or end is due. Returns how many it handled.
 pub async fn step(state: &AppState) -> StoreResult<usize> {
-    let now = state.clock.now().timestamp_millis();
+    let grace = super::moderation::Grace::of(state);
     let mut tx = state.db.begin_read().await?;
-    let due = store::challenges::due(&mut tx, now, DUE_BATCH as i64).await?;
+    let due = store::challenges::due(&mut tx, grace.now_ms, grace.cutoff(), DUE_BATCH as i64).await?;
     drop(tx);
     let mut handled = 0;
     let mut to_settle = Vec::new();

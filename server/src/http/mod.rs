@@ -10,6 +10,7 @@ pub mod connection;
 pub mod dev;
 pub mod extract;
 pub mod idempotency;
+pub mod moderation;
 pub mod notifications;
 pub mod ops;
 pub mod payments;
@@ -127,7 +128,8 @@ pub fn router(state: AppState) -> Router {
         .merge(proofs::router())
         .merge(notifications::router())
         .merge(sync::router())
-        .merge(admin::router());
+        .merge(admin::router())
+        .merge(moderation::router());
     let mut doc = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", api).merge(ops::router());
     if state.config.dev {
         doc = doc.merge(dev::router());

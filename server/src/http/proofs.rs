@@ -1,4 +1,5 @@
-//! Proof routes: submit (multipart: `photo` and/or `text`), the feed, photos and thumbnails, report and reject.
+//! Proof routes: submit (multipart: `photo` and/or `text`), the feed, photos and thumbnails, and moderation's
+//! report (anyone in the challenge), reject (an administrator without a stake in it) and appeal (the owner, once).
 
 use axum::Json;
 use axum::extract::multipart::MultipartRejection;
@@ -12,6 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
+use crate::challenges::moderation;
 use crate::challenges::proofs::{self, Submission};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
@@ -22,7 +24,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(submit, list))
         // A 10 MB photo plus the text and the multipart framing.
         .layer(DefaultBodyLimit::max(MAX_PHOTO_BYTES + 64 * 1024));
-    upload.routes(routes!(photo)).routes(routes!(thumbnail)).routes(routes!(report)).routes(routes!(reject))
+    upload
+        .routes(routes!(photo))
+        .routes(routes!(thumbnail))
+        .routes(routes!(report))
+        .routes(routes!(reject))
+        .routes(routes!(appeal))
 }
 
 fn bad_body(message: String) -> ApiError {
@@ -116,19 +123,22 @@ async fn thumbnail(
     Ok(image_response(mime, bytes))
 }
 
-/// Reports another participant's proof (once per person).
+/// Reports another's proof (once per person), until the challenge's last proof day ends. The proof keeps counting
+/// while an administrator without a stake in the challenge reviews it.
 #[utoipa::path(post, path = "/proofs/{id}/report", tag = "proofs", params(("id" = ProofId, Path)), request_body = ReasonRequest,
-    responses((status = 200, body = Proof), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Proof), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn report(
     State(state): State<AppState>,
     user: AuthUser,
     ApiPath(id): ApiPath<ProofId>,
     ApiJson(req): ApiJson<ReasonRequest>,
 ) -> ApiResult<Json<Proof>> {
-    Ok(Json(proofs::report(&state, &user.0, id, &req.reason).await?))
+    Ok(Json(moderation::report(&state, &user.0, id, &req.reason).await?))
 }
 
-/// Rejects a proof (the creator or an admin); that day stops counting.
+/// Rejects a proof, or upholds an appealed rejection: an administrator who takes no part in the challenge only
+/// (anyone with a stake gets 403 `CONFLICT_OF_INTEREST`). The owner is told and may appeal once.
 #[utoipa::path(post, path = "/proofs/{id}/reject", tag = "proofs", params(("id" = ProofId, Path)), request_body = ReasonRequest,
     responses((status = 200, body = Proof), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -138,5 +148,19 @@ async fn reject(
     ApiPath(id): ApiPath<ProofId>,
     ApiJson(req): ApiJson<ReasonRequest>,
 ) -> ApiResult<Json<Proof>> {
-    Ok(Json(proofs::reject(&state, &user.0, id, &req.reason).await?))
+    Ok(Json(moderation::reject(&state, &user.0, id, &req.reason).await?))
+}
+
+/// The owner appeals a rejection, once (a second appeal is 409 `APPEAL_ALREADY_MADE`); the proof goes back to the
+/// moderation queue.
+#[utoipa::path(post, path = "/proofs/{id}/appeal", tag = "proofs", params(("id" = ProofId, Path)), request_body = ReasonRequest,
+    responses((status = 200, body = Proof), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn appeal(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<ProofId>,
+    ApiJson(req): ApiJson<ReasonRequest>,
+) -> ApiResult<Json<Proof>> {
+    Ok(Json(moderation::appeal(&state, &user.0, id, &req.reason).await?))
 }

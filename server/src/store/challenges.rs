@@ -275,16 +275,23 @@ pub async fn list(tx: &mut Tx, f: &ListFilter<'_>) -> StoreResult<Vec<ChallengeR
 /// Challenges whose start or end has come (by the domain clock): those that never failed first, oldest first, then
 /// those that did, fewest failures first. One whose transition failed is left out until its retry time has come,
 /// so challenges that keep failing cannot take every place in the batch. PostgreSQL skips rows another instance is
-/// working on.
-pub async fn due(tx: &mut Tx, now_ms: i64, limit: i64) -> StoreResult<Vec<Uuid>> {
+/// working on. An ended challenge whose proofs are still under review is not due until they are decided or until it
+/// ended before `review_cutoff_ms` (the moderation grace time ago): the database decides, so every instance agrees.
+pub async fn due(tx: &mut Tx, now_ms: i64, review_cutoff_ms: i64, limit: i64) -> StoreResult<Vec<Uuid>> {
     let skip = if tx.is_postgres() { " FOR UPDATE SKIP LOCKED" } else { "" };
     let sql = format!(
         "SELECT id FROM challenges WHERE deleted_at IS NULL AND \
-         ((status IN ('RECRUITING', 'READY') AND starts_at <= $1) OR (status = 'IN_PROGRESS' AND ends_at <= $1)) \
+         ((status IN ('RECRUITING', 'READY') AND starts_at <= $1) OR (status = 'IN_PROGRESS' AND ends_at <= $1 \
+         AND (ends_at <= $3 OR NOT EXISTS (SELECT 1 FROM moderation_queue q WHERE q.challenge_id = challenges.id)))) \
          AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
          ORDER BY schedule_failures, starts_at LIMIT $2{skip}"
     );
-    Ok(on_conn!(tx, conn => sqlx::query_scalar(&sql).bind(now_ms).bind(limit).fetch_all(&mut *conn).await?))
+    Ok(on_conn!(tx, conn => sqlx::query_scalar(&sql)
+        .bind(now_ms)
+        .bind(limit)
+        .bind(review_cutoff_ms)
+        .fetch_all(&mut *conn)
+        .await?))
 }
 
 /// How many scheduled transitions of this challenge failed in a row (0 for one that does not exist).
@@ -338,7 +345,8 @@ pub struct ParticipationRow {
 const PARTICIPATION_COLUMNS: &str = "p.id, p.challenge_id, p.user_id, u.nickname, p.stake, p.joined_at, p.outcome, \
     p.prize, p.settled_at, \
     (SELECT COUNT(*) FROM proofs f WHERE f.participation_id = p.id AND f.status = 'ACCEPTED') AS accepted_days, \
-    (SELECT COUNT(*) FROM proofs f WHERE f.participation_id = p.id AND f.status = 'REJECTED') AS rejected_days";
+    (SELECT COUNT(*) FROM proofs f WHERE f.participation_id = p.id AND f.status = 'REJECTED' \
+     AND f.replaced_at IS NULL) AS rejected_days";
 
 pub async fn insert_participation(
     tx: &mut Tx,
@@ -591,11 +599,24 @@ pub struct ProofRow {
     pub reject_reason: Option<String>,
     pub created_at: i64,
     pub report_count: i64,
+    /// Proved again after this rejection.
+    pub replaced_at: Option<i64>,
+    pub appeal_reason: Option<String>,
+    pub appeal_created_at: Option<i64>,
+    /// `None` while an appeal waits (or when there is none).
+    pub appeal_outcome: Option<String>,
+    /// The open moderation case: REPORT or APPEAL.
+    pub case_kind: Option<String>,
 }
 
 const PROOF_COLUMNS: &str = "f.id, f.challenge_id, f.participation_id, f.user_id, u.nickname, f.day, f.text, \
     f.photo_hash, f.photo_mime, f.thumb_hash, f.status, f.reject_reason, f.created_at, \
-    (SELECT COUNT(*) FROM proof_reports r WHERE r.proof_id = f.id) AS report_count";
+    (SELECT COUNT(*) FROM proof_reports r WHERE r.proof_id = f.id) AS report_count, f.replaced_at, \
+    a.reason AS appeal_reason, a.created_at AS appeal_created_at, a.outcome AS appeal_outcome, q.kind AS case_kind";
+
+/// What [`PROOF_COLUMNS`] reads from.
+const PROOF_FROM: &str = "proofs f JOIN users u ON u.id = f.user_id \
+    LEFT JOIN proof_appeals a ON a.proof_id = f.id LEFT JOIN moderation_queue q ON q.proof_id = f.id";
 
 pub struct NewProof<'a> {
     pub id: Uuid,
@@ -631,13 +652,19 @@ pub async fn insert_proof(tx: &mut Tx, p: &NewProof<'_>) -> StoreResult<()> {
 }
 
 pub async fn proof(tx: &mut Tx, id: Uuid) -> StoreResult<Option<ProofRow>> {
-    let sql = format!("SELECT {PROOF_COLUMNS} FROM proofs f JOIN users u ON u.id = f.user_id WHERE f.id = $1");
+    let sql = format!("SELECT {PROOF_COLUMNS} FROM {PROOF_FROM} WHERE f.id = $1");
     Ok(on_conn!(tx, conn => sqlx::query_as::<_, ProofRow>(&sql).bind(id).fetch_optional(&mut *conn).await?))
 }
 
+/// Many proofs by id, in no particular order.
+pub async fn proofs_by_ids(tx: &mut Tx, ids: &[Uuid]) -> StoreResult<Vec<ProofRow>> {
+    rows_for_ids(tx, ids, |list| format!("SELECT {PROOF_COLUMNS} FROM {PROOF_FROM} WHERE f.id IN ({list})")).await
+}
+
+/// Whether the day has an accepted proof (a rejected one leaves the day still to prove).
 pub async fn proof_exists(tx: &mut Tx, participation: Uuid, day: &str) -> StoreResult<bool> {
     let n: i64 = on_conn!(tx, conn => sqlx::query_scalar(
-            "SELECT COUNT(*) FROM proofs WHERE participation_id = $1 AND day = $2")
+            "SELECT COUNT(*) FROM proofs WHERE participation_id = $1 AND day = $2 AND status = 'ACCEPTED'")
         .bind(participation)
         .bind(day)
         .fetch_one(&mut *conn)
@@ -655,7 +682,7 @@ pub async fn proofs(
 ) -> StoreResult<Vec<ProofRow>> {
     let (before_at, before_id) = before.unzip();
     let sql = format!(
-        "SELECT {PROOF_COLUMNS} FROM proofs f JOIN users u ON u.id = f.user_id WHERE f.challenge_id = $1 \
+        "SELECT {PROOF_COLUMNS} FROM {PROOF_FROM} WHERE f.challenge_id = $1 \
          AND ($2 IS NULL OR f.day = $2) AND ($3 IS NULL OR f.created_at < $3 OR (f.created_at = $3 AND f.id < $4)) \
          ORDER BY f.created_at DESC, f.id DESC LIMIT $5"
     );
@@ -676,34 +703,6 @@ pub async fn proved_days(tx: &mut Tx, challenge: Uuid) -> StoreResult<Vec<(Uuid,
         .bind(challenge)
         .fetch_all(&mut *conn)
         .await?))
-}
-
-pub async fn reject_proof(tx: &mut Tx, id: Uuid, reason: &str, by: Uuid) -> StoreResult<bool> {
-    let n = on_conn!(tx, conn => sqlx::query(
-            "UPDATE proofs SET status = 'REJECTED', reject_reason = $2, rejected_by = $3 \
-             WHERE id = $1 AND status = 'ACCEPTED'")
-        .bind(id)
-        .bind(reason)
-        .bind(by)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected());
-    Ok(n == 1)
-}
-
-/// Records a report; false when this person already reported the proof.
-pub async fn report_proof(tx: &mut Tx, id: Uuid, reporter: Uuid, reason: &str, now_ms: i64) -> StoreResult<bool> {
-    let n = on_conn!(tx, conn => sqlx::query(
-            "INSERT INTO proof_reports (proof_id, reporter_id, reason, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (proof_id, reporter_id) DO NOTHING")
-        .bind(id)
-        .bind(reporter)
-        .bind(reason)
-        .bind(now_ms)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected());
-    Ok(n == 1)
 }
 
 // ---- settlement runs and leases ----------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ pub mod challenges;
 pub mod idempotency;
 pub mod ledger;
 pub mod login_failures;
+pub mod moderation;
 pub mod notifications;
 pub mod outbox;
 pub mod payments;
@@ -106,6 +107,16 @@ impl Tx {
         match self {
             Tx::Sqlite(t) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Rolls back now. Dropping a transaction also rolls it back, but only once its connection is next used or
+    /// checked back into the pool, which may come after the caller has answered; until then its row locks hold.
+    pub async fn rollback(self) -> StoreResult<()> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Postgres(t) => t.rollback().await?,
         }
         Ok(())
     }

@@ -1,7 +1,9 @@
 //! Settlement of challenges: chunked, restartable, idempotent, and run by one runner per challenge at a time.
 //!
 //! 1. Under a lease (so one runner works on a challenge at a time, across instances), the outcomes are computed
-//!    once from the accepted proofs and stored on the participations; a later run reuses them.
+//!    once from the accepted proofs and stored on the participations; a later run reuses them. Before that, a
+//!    challenge with proofs under review waits (nothing is written) until they are decided or the moderation
+//!    grace time has run out, when the system decides them for the person who proved.
 //! 2. Participants are paid in chunks: a winner's stake is returned as the very lots it took (reversal), the prize
 //!    share arrives as a REWARD lot, the participation is marked settled and everyone is told the result. Every
 //!    movement has a ledger key per participation, so a run killed at any point and started again pays nobody
@@ -27,6 +29,7 @@ use nene_shared::challenges::{ChallengeStatus, Outcome};
 use nene_shared::ledger::{LotSource, TransferKind};
 use uuid::Uuid;
 
+use super::moderation::{self, Gate, Grace};
 use super::rules;
 use super::settlement::{self, Entrant};
 use super::{stake_key, status_of};
@@ -50,6 +53,8 @@ pub enum Progress {
     Stopped,
     /// Another runner holds the challenge.
     Busy,
+    /// Proofs of the challenge are under review and the moderation grace time lasts; nothing was done.
+    Waiting,
 }
 
 /// How a chunk's participants are paid.
@@ -76,7 +81,13 @@ pub async fn settle_with(
     stop_after: Option<usize>,
     method: Method,
 ) -> ApiResult<Progress> {
-    let settings = Settings { holder: Uuid::new_v4().to_string(), chunk: chunk.max(1), stop_after, method };
+    let settings = Settings {
+        holder: Uuid::new_v4().to_string(),
+        chunk: chunk.max(1),
+        stop_after,
+        method,
+        grace: Grace::of(state),
+    };
     run(state, &[challenge], &settings)
         .await
         .pop()
@@ -91,6 +102,7 @@ pub async fn settle_many(state: &AppState, challenges: &[Uuid], chunk: usize) ->
         chunk: chunk.max(1),
         stop_after: None,
         method: Method::SetBased,
+        grace: Grace::of(state),
     };
     run(state, challenges, &settings).await
 }
@@ -101,6 +113,8 @@ struct Settings {
     chunk: usize,
     stop_after: Option<usize>,
     method: Method,
+    /// The domain clock's now and the moderation grace time: whether a challenge still waits for its reviews.
+    grace: Grace,
 }
 
 /// A challenge's committed progress within this runner.
@@ -158,7 +172,7 @@ async fn one_transaction(
         if !fresh.is_empty() {
             let ids: Vec<Uuid> = fresh.iter().map(|&i| challenges[i]).collect();
             savepoint(&mut tx, "SAVEPOINT settle_together").await?;
-            match together::settle(&mut tx, &ids, budget, &settings.holder, now).await {
+            match together::settle(&mut tx, &ids, budget, &settings.holder, &settings.grace, now).await {
                 Ok(Some(done)) => {
                     savepoint(&mut tx, "RELEASE SAVEPOINT settle_together").await?;
                     for d in done {
@@ -232,20 +246,32 @@ async fn step(
     let lease = lease_name(challenge);
     let holder = settings.holder.as_str();
     let held = store::challenges::acquire_lease(tx, &lease, holder, now, now + LEASE_MS).await?;
-    let run = match job.run {
-        Some(run) if held => run,
-        Some(_) => return Err(ApiError::internal(&"settlement lease lost")),
+    match job.run {
+        Some(_) if !held => return Err(ApiError::internal(&"settlement lease lost")),
         None if !held => return Ok(Some(Progress::Busy)),
+        _ => {}
+    }
+
+    store::challenges::lock(tx, challenge).await?;
+    let Some(row) = store::challenges::get(tx, challenge).await? else {
+        return Err(ApiError::not_found("No such challenge."));
+    };
+    // Before the plan, under the challenge's lock: proofs under review are decided first, by an administrator
+    // within the grace time or by the system after it.
+    let unplanned = status_of(&row) == ChallengeStatus::InProgress
+        && store::challenges::outcomes_recorded(tx, challenge).await? == 0;
+    if unplanned && moderation::before_settlement(tx, &row, &settings.grace, now).await? == Gate::Wait {
+        store::challenges::release_lease(tx, &lease, holder).await?;
+        *budget = budget.saturating_sub(1);
+        return Ok(Some(Progress::Waiting));
+    }
+    let run = match job.run {
+        Some(run) => run,
         None => {
             let run = store::challenges::start_run(tx, challenge, now).await?;
             job.run = Some(run);
             run
         }
-    };
-
-    store::challenges::lock(tx, challenge).await?;
-    let Some(row) = store::challenges::get(tx, challenge).await? else {
-        return Err(ApiError::not_found("No such challenge."));
     };
     match status_of(&row) {
         ChallengeStatus::InProgress => {}
@@ -259,7 +285,7 @@ async fn step(
     }
 
     // 1. The plan, once.
-    if store::challenges::outcomes_recorded(tx, challenge).await? == 0 {
+    if unplanned {
         plan(tx, &row).await?;
     }
 

@@ -15,6 +15,7 @@ use nene_shared::ledger::TransferKind;
 use uuid::Uuid;
 
 use super::{LEASE_MS, Progress, lease_name, outcomes_of, result_note, stake_return, won};
+use crate::challenges::moderation::{self, Gate, Grace};
 use crate::challenges::status_of;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::AccountId;
@@ -43,6 +44,7 @@ pub(super) async fn settle(
     challenges: &[Uuid],
     budget: usize,
     holder: &str,
+    grace: &Grace,
     now: i64,
 ) -> ApiResult<Option<Vec<Done>>> {
     // Which ones fit, by a first look at their sizes (taken again under the locks).
@@ -100,6 +102,12 @@ pub(super) async fn settle(
         sql::settlement_counts(tx, &active_ids).await?.into_iter().map(|(id, _, with)| (id, with)).collect();
     let unplanned: Vec<Uuid> =
         active_ids.iter().copied().filter(|id| planned.get(id).copied().unwrap_or(0) == 0).collect();
+    // Proofs under review are decided before a plan; one still waiting (a report that came in since the batch was
+    // picked) sends the batch the per-challenge way, where it waits on its own.
+    let to_plan: Vec<&ChallengeRow> = active.iter().copied().filter(|r| unplanned.contains(&r.id)).collect();
+    if moderation::before_settlement_of_many(tx, &to_plan, grace, now).await? == Gate::Wait {
+        return Ok(None);
+    }
     let mut pending: HashMap<Uuid, Vec<PendingRow>> = HashMap::with_capacity(active.len());
     if !unplanned.is_empty() {
         let people = group(sql::plan_rows_of_many(tx, &unplanned).await?, |p: &PlanRow| p.challenge_id);
