@@ -27,6 +27,7 @@ on_both_databases!(
     retry_after_longer_than_the_backoff_is_honoured,
     claims_never_hand_out_one_delivery_twice,
     one_pass_drains_more_than_a_batch_each_sent_once,
+    an_eleventh_device_drops_the_oldest_and_a_known_token_is_refreshed,
 );
 
 /// A notification for `user`, written like every producer writes one (inside a transaction).
@@ -463,4 +464,43 @@ async fn one_pass_drains_more_than_a_batch_each_sent_once(backend: Backend) {
     assert_eq!(t.fcm.delivered_to("device-2"), 700);
     assert!(deliveries(s).await.iter().all(|d| d.0 == "SENT" && d.1 == 1));
     assert_eq!(push::deliver_step(&s.state).await.unwrap(), 0);
+}
+
+async fn an_eleventh_device_drops_the_oldest_and_a_known_token_is_refreshed(backend: Backend) {
+    let t = WithPush::start(backend, |_| {}).await;
+    let s = &t.server;
+    let (user, token) = funded_user(&s.state.db, "gadgets", 0).await;
+    let (other_id, other) = funded_user(&s.state.db, "bystander", 0).await;
+    register(s, &other, "device-other").await;
+    let devices_of = |who: nene_shared::UserId| async move {
+        let mut tx = s.state.db.begin_read().await.unwrap();
+        store::notifications::devices_of(&mut tx, who.as_uuid()).await.unwrap()
+    };
+    let devices = || devices_of(user);
+    for i in 0..10 {
+        register(s, &token, &format!("device-{i:02}")).await;
+    }
+    assert_eq!(devices().await.len(), push::MAX_DEVICES_PER_PERSON as usize);
+
+    // The eleventh pushes out the one registered longest ago.
+    register(s, &token, "device-10").await;
+    let mut expected: Vec<String> = (1..=10).map(|i| format!("device-{i:02}")).collect();
+    assert_eq!(devices().await, expected);
+
+    // Registering a known token again refreshes it instead of counting it twice: it is now the newest, so the next
+    // new device pushes out device-02, not device-01.
+    register(s, &token, "device-01").await;
+    assert_eq!(devices().await, expected, "still ten, nothing dropped");
+    register(s, &token, "device-11").await;
+    expected.retain(|d| d != "device-02");
+    expected.push("device-11".to_owned());
+    assert_eq!(devices().await, expected);
+
+    // Notifications fan out to the ten kept devices only, and other people's devices are untouched.
+    notify_user(s, user, "열한 번째").await;
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 10);
+    assert_eq!(t.fcm.delivered_to("device-00"), 0);
+    assert_eq!(t.fcm.delivered_to("device-02"), 0);
+    assert_eq!(t.fcm.delivered_to("device-11"), 1);
+    assert_eq!(devices_of(other_id).await, vec!["device-other".to_owned()]);
 }
