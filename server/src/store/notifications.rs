@@ -474,6 +474,17 @@ pub async fn delivery_counts(tx: &mut Tx) -> StoreResult<Vec<(String, i64)>> {
         .await?))
 }
 
+/// The last day each challenge in progress was reminded on (`YYYY-MM-DD`), for those reminded at all: the
+/// reminder step reads this first, so a pass with nothing due writes nothing.
+pub async fn last_reminders(tx: &mut Tx) -> StoreResult<HashMap<Uuid, String>> {
+    let rows: Vec<(Uuid, String)> = on_conn!(tx, conn => sqlx::query_as(
+            "SELECT r.challenge_id, MAX(r.day) FROM reminder_runs r JOIN challenges c ON c.id = r.challenge_id \
+             WHERE c.status = 'IN_PROGRESS' AND c.deleted_at IS NULL GROUP BY r.challenge_id")
+        .fetch_all(&mut *conn)
+        .await?);
+    Ok(rows.into_iter().collect())
+}
+
 /// Records that a challenge's reminder for `day` went out; false when it already had.
 pub async fn claim_reminder(tx: &mut Tx, challenge: Uuid, day: &str, now_ms: i64) -> StoreResult<bool> {
     let n = on_conn!(tx, conn => sqlx::query(
