@@ -32,7 +32,7 @@ impl Visit for Summary {
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         if field.name() == "summary" {
-            self.record_str(field, &format!("{value:?}").trim_matches('"').to_owned());
+            self.record_str(field, format!("{value:?}").trim_matches('"'));
         }
     }
 }
