@@ -164,6 +164,10 @@ pub enum RawBody {
 }
 
 /// Keeps `scheme://host[:port]`, without a trailing slash or an `/api/v1` suffix someone may have pasted.
+///
+/// Plain `http://` is refused except to this machine (a server started with `cargo xtask dev`): passwords and tokens
+/// travel on this connection, and on any other network whoever sits between the app and the server could read
+/// them, or pose as the server.
 pub(crate) fn normalise_base(base: &str) -> Result<String, AppError> {
     let trimmed = base.trim().trim_end_matches('/');
     let trimmed = trimmed.strip_suffix("/api/v1").unwrap_or(trimmed);
@@ -172,7 +176,23 @@ pub(crate) fn normalise_base(base: &str) -> Result<String, AppError> {
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(AppError::Invalid(format!("'{base}' is not an http(s) server address")));
     }
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(AppError::Invalid(format!(
+            "'{base}' is not encrypted: use an https:// address (plain http:// is only for a server on this \
+             computer, such as http://127.0.0.1:8080)"
+        )));
+    }
     Ok(trimmed.to_owned())
+}
+
+/// This machine: `localhost`, 127.0.0.0/8 or `::1`.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else { return false };
+    // The URL parser has already turned any spelling of an IP address into its canonical form.
+    match host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
 }
 
 /// "No answer", with the underlying causes (refused, reset, timed out) spelled out for logs and the UI.
@@ -240,6 +260,33 @@ mod tests {
         assert_eq!(normalise_base(" https://nene.example/api/v1 ").ok().as_deref(), Some("https://nene.example"));
         assert!(normalise_base("ftp://nene.example").is_err());
         assert!(normalise_base("not a url").is_err());
+    }
+
+    #[test]
+    fn plain_http_is_only_for_this_computer() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.8.9.10",
+            "http://localhost:3000",
+            "http://LOCALHOST",
+            "http://[::1]:8080",
+        ] {
+            assert_eq!(normalise_base(ok).ok().as_deref(), Some(ok), "{ok}");
+        }
+        assert!(normalise_base("https://10.0.0.5:8443").is_ok());
+        for refused in [
+            "http://example.com",
+            "http://10.0.2.2:8080",
+            "http://192.168.0.10:8080",
+            "http://localhost.example.com",
+            "http://127.0.0.1.example.com",
+            "http://[::ffff:10.0.0.1]",
+        ] {
+            match normalise_base(refused) {
+                Err(AppError::Invalid(message)) => assert!(message.contains("https://"), "{message}"),
+                other => panic!("{refused} was not refused: {other:?}"),
+            }
+        }
     }
 
     #[test]

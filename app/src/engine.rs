@@ -132,19 +132,32 @@ impl Engine {
         if let Some(url) = self.inner.cache.server_url_setting()? {
             return Ok(url);
         }
-        Ok(std::env::var("NENE_SERVER_URL")
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-            .unwrap_or(DEFAULT_SERVER_URL.to_owned()))
+        Ok(default_server_url())
     }
 
-    /// Chooses the server address (settings screen); `None` goes back to the default.
-    pub fn set_server_url(&self, url: Option<&str>) -> AppResult<()> {
-        let normalised = match url.map(str::trim).filter(|u| !u.is_empty()) {
+    /// Chooses the server address (settings screen); `None` goes back to the default. An address that is not
+    /// https (or plain http to this computer) is refused and nothing changes.
+    ///
+    /// Moving to another server signs out first: the session is told to the server it belongs to and forgotten,
+    /// and with it everything the cache holds of the person, unsent actions included. Another server's people,
+    /// challenges and wallet are not this server's, so keeping them would show one server's data as another's (and
+    /// the queued actions name challenges the new server does not have). No sync runs meanwhile, so none can write
+    /// the old server's answers into the emptied cache.
+    pub async fn set_server_url(&self, url: Option<&str>) -> AppResult<()> {
+        let chosen = match url.map(str::trim).filter(|u| !u.is_empty()) {
             Some(u) => Some(crate::api::normalise_base(u)?),
             None => None,
         };
-        self.inner.cache.set_server_url_setting(normalised.as_deref())?;
+        let _no_sync = self.inner.sync_lock.lock().await;
+        let before = self.server_url()?;
+        let after = chosen.clone().unwrap_or_else(default_server_url);
+        if same_server(&before, &after) {
+            self.inner.cache.set_server_url_setting(chosen.as_deref())?;
+            return Ok(());
+        }
+        self.sign_out().await?;
+        self.inner.cache.set_server_url_setting(chosen.as_deref())?;
+        tracing::info!(server = %after, "server address changed; signed out of the previous one");
         Ok(())
     }
 
@@ -404,6 +417,19 @@ impl HasRetries for PullApplied {
     }
 }
 
+/// `NENE_SERVER_URL`, else [`DEFAULT_SERVER_URL`].
+fn default_server_url() -> String {
+    std::env::var("NENE_SERVER_URL").ok().filter(|u| !u.trim().is_empty()).unwrap_or(DEFAULT_SERVER_URL.to_owned())
+}
+
+/// Whether two addresses name the same server, however they were written.
+fn same_server(a: &str, b: &str) -> bool {
+    match (crate::api::normalise_base(a), crate::api::normalise_base(b)) {
+        (Ok(a), Ok(b)) => a.eq_ignore_ascii_case(&b),
+        _ => a == b,
+    }
+}
+
 /// How long until midnight in `tz`.
 fn time_left_today(now: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> Option<chrono::Duration> {
     use chrono::TimeZone;
@@ -483,13 +509,15 @@ mod tests {
         assert!(engine.pending_intents().expect("pending").is_empty());
     }
 
-    #[test]
-    fn the_server_address_comes_from_settings_first() {
+    #[tokio::test]
+    async fn the_server_address_comes_from_settings_first() {
         let (_dir, engine) = engine();
-        engine.set_server_url(Some("https://nene.example/api/v1/")).expect("set");
+        engine.set_server_url(Some("https://nene.example/api/v1/")).await.expect("set");
         assert_eq!(engine.server_url().expect("url"), "https://nene.example");
-        assert!(engine.set_server_url(Some("nonsense")).is_err());
-        engine.set_server_url(None).expect("reset");
+        assert!(engine.set_server_url(Some("nonsense")).await.is_err());
+        assert!(engine.set_server_url(Some("http://nene.example")).await.is_err());
+        assert_eq!(engine.server_url().expect("url"), "https://nene.example", "a refused address changes nothing");
+        engine.set_server_url(None).await.expect("reset");
         assert_ne!(engine.server_url().expect("url"), "https://nene.example");
     }
 }

@@ -48,7 +48,7 @@ async fn the_ui_bridge_answers_from_the_cache_and_queues_actions(backend: Backen
     let (_, quick) = nene_tests::funded_user(&s.state.db, "quick", 5_000).await;
     s.post(&format!("/api/v1/challenges/{full}/join"), Some(&quick), &json!({})).await;
 
-    let app = App::install(&s.base);
+    let app = App::install(&s.base).await;
     let bridge = Bridge::new(app.engine.clone());
 
     // Signing in answers the person and no tokens.

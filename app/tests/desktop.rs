@@ -1,7 +1,8 @@
 //! The desktop app driven through WebDriver (tauri-driver + WebKitWebDriver under Xvfb) against a real server: sign
 //! in, see the challenge list, stop the server, restart the app and still see the list from the cache, submit a
 //! proof offline through the page's form (shown as waiting to be sent), start the server again, and the proof
-//! arrives exactly once. Screenshots go to `$NENE_ARTIFACTS_DIR/desktop` (default `target/artifacts/desktop`).
+//! arrives exactly once; then choose another server in the settings and be signed out. All of it under the app's
+//! content security policy, which refuses nothing the app does. Screenshots go to `$NENE_ARTIFACTS_DIR/desktop` (default `target/artifacts/desktop`).
 //!
 //! It is compiled only with the `shell` feature, and needs `tauri-driver` (`cargo install tauri-driver --version ^2
 //! --locked`), `WebKitWebDriver` (Debian: webkit2gtk-driver) and `xvfb-run` (Debian: xvfb); `cargo xtask test` runs
@@ -257,6 +258,7 @@ async fn the_desktop_app_works_offline_and_delivers_a_queued_proof_once() {
     let application = PathBuf::from(env!("CARGO_BIN_EXE_nene-app"));
     let mut app = Driver { http, base, session: None, application };
     app.start_app().await;
+    app.watch_policy_violations().await;
     app.invoke("set_server_url", json!({"url": s.base})).await;
 
     // Sign in through the page's form and see the challenge list.
@@ -268,6 +270,13 @@ async fn the_desktop_app_works_offline_and_delivers_a_queued_proof_once() {
     assert_eq!(list[0]["challenge"]["title"], "Morning run");
     assert_eq!(list[0]["challenge"]["status"], "IN_PROGRESS");
     app.screenshot(&artifacts, "1-signed-in", "Morning run").await;
+    app.assert_no_policy_violations().await;
+    // The page runs under the app's content security policy (and works under it, as everything above shows): code
+    // made from strings is refused, so an injected string stays a string.
+    let eval = app.script("try { (0, eval)('1'); return 'ran'; } catch (e) { return e.name; }").await;
+    assert_eq!(eval, "EvalError", "eval is refused");
+    let refused = app.script("return window.__refused;").await;
+    assert!(refused.to_string().contains("script-src"), "the refusal is seen, so the watch above sees any: {refused}");
 
     // The server stops; the app is closed and opened again: the list is still there, from the cache.
     let db = std::sync::Arc::clone(&s.db);
@@ -276,6 +285,7 @@ async fn the_desktop_app_works_offline_and_delivers_a_queued_proof_once() {
     s.stop().await;
     app.quit_app().await;
     app.start_app().await;
+    app.watch_policy_violations().await;
     let session = app.invoke("session", json!({})).await;
     assert_eq!(session["nickname"], "desk", "still signed in after a restart");
     let list = app.invoke("challenges", json!({})).await;
@@ -316,10 +326,47 @@ async fn the_desktop_app_works_offline_and_delivers_a_queued_proof_once() {
     app.click("[data-testid=back-to-challenge]").await;
     app.find("[data-testid=today-done]").await;
     app.screenshot(&artifacts, "4-proof-delivered", "Morning run").await;
+
+    // Pointing the app at another server through the settings form signs the person out first: the page goes
+    // back to signing in, and nothing of the previous server is left in the app.
+    let elsewhere = TestServer::start(Backend::Sqlite).await;
+    app.click("[data-testid=tab-profile]").await;
+    let field = app.find("[data-testid=server-url]").await;
+    app.send(reqwest::Method::POST, &app.path(&format!("/element/{field}/clear")), Some(json!({}))).await;
+    // Enter submits the form, as a person typing the address would.
+    app.type_into("[data-testid=server-url]", &format!("{}\u{E007}", elsewhere.base)).await;
+    app.find("[data-testid=signin-form]").await;
+    assert_eq!(app.invoke("settings", json!({})).await["server_url"], elsewhere.base);
+    assert_eq!(app.invoke("session", json!({})).await, Value::Null);
+    assert_eq!(app.invoke("challenges", json!({})).await, json!([]));
+    app.screenshot(&artifacts, "5-signed-out-for-another-server", "").await;
+    app.assert_no_policy_violations().await;
     app.quit_app().await;
 }
 
 impl Driver {
+    /// Starts recording what the page's content security policy refuses (from now until the app quits).
+    async fn watch_policy_violations(&self) {
+        self.script(
+            "window.__refused = [];
+             document.addEventListener('securitypolicyviolation',
+                 e => window.__refused.push(e.violatedDirective + ' ' + e.blockedURI));",
+        )
+        .await;
+    }
+
+    /// Everything the app did since [`Driver::watch_policy_violations`] was allowed by its content security policy:
+    /// the wasm, the styles, the bridge to the app.
+    async fn assert_no_policy_violations(&self) {
+        let refused = self.script("return window.__refused;").await;
+        assert_eq!(refused, json!([]), "the content security policy refused what the app needs");
+    }
+
+    /// Runs `body` (a function body) in the page and answers what it returns.
+    async fn script(&self, body: &str) -> Value {
+        self.send(reqwest::Method::POST, &self.path("/execute/sync"), Some(json!({"script": body, "args": []}))).await
+    }
+
     /// Like [`Driver::invoke`] with no arguments, answering the command's error instead of panicking.
     async fn invoke_result(&self, command: &str) -> Result<Value, Value> {
         let script = "const [cmd, done] = arguments;

@@ -56,6 +56,7 @@ async fn intents_queued_offline_are_applied_exactly_once(backend: Backend) {
 
     // The server goes away.
     let db = Arc::clone(&s.db);
+    let addr = s.base.trim_start_matches("http://").parse().expect("address");
     let clock_offset = s.state.clock.offset_ms();
     s.stop().await;
 
@@ -79,12 +80,13 @@ async fn intents_queued_offline_are_applied_exactly_once(backend: Backend) {
     let app = app.restart();
     assert_eq!(app.engine.pending_intents().expect("pending").len(), 2);
 
-    // The server comes back (on another port) with the same database and clock.
+    // The server comes back on the same address, with the same database and clock. (Pointing the app at another
+    // address would sign the person out and drop what they queued: see `a_new_server_address_signs_out_first`.)
     let mut config = test_config(&db);
     config.run_workers = false;
+    config.addr = addr;
     let s = TestServer::start_on(db, config).await;
     s.state.clock.advance_ms(clock_offset);
-    app.engine.set_server_url(Some(&s.base)).expect("server url");
     let back = app.engine.sync().await.expect("sync when back");
     assert_eq!((back.push.photos_uploaded, back.push.applied, back.push.rejected), (1, 2, 0));
     assert!(app.engine.pending_intents().expect("pending").is_empty());
@@ -352,7 +354,7 @@ async fn an_expired_access_token_is_renewed_by_rotating_the_refresh_token(backen
     )
     .expect("token");
 
-    let app = App::install(&s.base);
+    let app = App::install(&s.base).await;
     app.engine.adopt_session(pair).await.expect("adopt");
     app.engine.sync().await.expect("sync renews the expired access token");
     let second_refresh = stored_refresh_token(&app);

@@ -75,6 +75,8 @@ pub enum StartError {
     #[error("could not prepare dev mode: {0}")]
     Dev(String),
     #[error(transparent)]
+    Mode(#[from] crate::mode::ModeError),
+    #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error("could not set up TossPayments: {0}")]
     Toss(#[from] crate::integrations::toss::TossError),
@@ -143,6 +145,7 @@ impl Application {
 pub async fn build_state(config: Config, addr: Option<SocketAddr>) -> Result<AppState, StartError> {
     config.validate()?;
     let db = Db::connect(&config.database, config.db_max_connections).await?;
+    crate::mode::check(&db, crate::mode::Mode::of(config.dev)).await?;
     let secret = match &config.jwt_secret {
         Some(s) => s.clone(),
         None => secret::load_or_create(&config.data_dir)

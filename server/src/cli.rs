@@ -49,18 +49,18 @@ pub enum AdminCommand {
 
 /// Runs the parsed command; the process exit code comes back.
 pub async fn run(cli: Cli) -> i32 {
-    let mut config = match Config::from_env() {
+    let mut vars: std::collections::HashMap<String, String> = std::env::vars().collect();
+    // `--dev` is NENE_DEV=1, read before anything else depends on the mode (the default data folder does).
+    if cli.dev {
+        vars.insert("NENE_DEV".to_owned(), "1".to_owned());
+    }
+    let config = match Config::from_vars(&vars) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("nene-server: {e}");
             return 2;
         }
     };
-    config.dev |= cli.dev;
-    if let Err(e) = config.validate() {
-        eprintln!("nene-server: {e}");
-        return 2;
-    }
     let command = cli.command.unwrap_or(Command::Serve);
     telemetry::init_tracing(config.log_format, !matches!(command, Command::Serve));
     match command {

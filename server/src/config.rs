@@ -1,5 +1,6 @@
 //! Configuration, read once at start from the environment. With nothing set the server runs on an SQLite file in
-//! `./data`; an invalid setting stops the start with one line naming the variable and the reason.
+//! `./data` (in dev mode, `./data-dev`); an invalid setting stops the start with one line naming the variable and the
+//! reason.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -115,6 +116,10 @@ const MAX_REFRESH_REUSE_GRACE_SECS: u64 = 120;
 /// The longest a settlement may be held for moderation: a month. Stakes are people's money; they are not kept in
 /// escrow indefinitely for want of an administrator.
 const MAX_MODERATION_GRACE_HOURS: u64 = 720;
+/// Where the data lives when `NENE_DATA_DIR` is not set.
+pub const DATA_DIR: &str = "./data";
+/// The same in dev mode: the demo's database never shares a folder with a real one.
+pub const DEV_DATA_DIR: &str = "./data-dev";
 
 /// A setting that cannot be used, named so the operator can fix it.
 #[derive(Debug, thiserror::Error)]
@@ -169,8 +174,12 @@ impl Config {
     /// Reads settings from a map of variables (the environment, or a test's own).
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let data_dir = PathBuf::from(get("NENE_DATA_DIR").unwrap_or("./data"));
+        let dev = get("NENE_DEV").map(|v| parse_bool("NENE_DEV", v)).transpose()?.unwrap_or(false);
+        // Dev mode has a folder of its own, so trying the demo never opens (and is never refused by) the real data.
+        let default_dir = if dev { DEV_DATA_DIR } else { DATA_DIR };
+        let data_dir = PathBuf::from(get("NENE_DATA_DIR").unwrap_or(default_dir));
         let mut config = Config::for_data_dir(data_dir);
+        config.dev = dev;
 
         if let Some(addr) = get("NENE_ADDR") {
             config.addr = addr.parse().map_err(|_| ConfigError {
@@ -186,9 +195,6 @@ impl Config {
                 return Err(ConfigError { name: "NENE_JWT_SECRET", reason: "must be at least 32 characters".into() });
             }
             config.jwt_secret = Some(secret.to_owned());
-        }
-        if let Some(dev) = get("NENE_DEV") {
-            config.dev = parse_bool("NENE_DEV", dev)?;
         }
         if let Some(format) = get("NENE_LOG_FORMAT") {
             config.log_format = match format {
@@ -395,6 +401,18 @@ mod tests {
         assert!(!c.dev);
         assert_eq!(c.login_failures_per_account, 10);
         assert_eq!(c.login_failures_per_ip, 50);
+    }
+
+    #[test]
+    fn dev_mode_keeps_its_own_data_folder() {
+        let c = Config::from_vars(&vars(&[("NENE_DEV", "1")])).unwrap();
+        assert!(c.dev);
+        assert_eq!(c.data_dir, PathBuf::from("./data-dev"));
+        assert_eq!(c.database, DatabaseConfig::Sqlite { path: PathBuf::from("./data-dev/nene.db") });
+        let c = Config::from_vars(&vars(&[("NENE_DEV", "1"), ("NENE_DATA_DIR", "/srv/demo")])).unwrap();
+        assert_eq!(c.database, DatabaseConfig::Sqlite { path: PathBuf::from("/srv/demo/nene.db") });
+        let c = Config::from_vars(&vars(&[("NENE_DEV", "0")])).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod inbox;
 pub mod integrations;
 pub mod jobs;
 pub mod ledger;
+pub mod mode;
 pub mod notify;
 pub mod payments;
 pub mod photos;

@@ -41,6 +41,9 @@ const BATCH: i64 = 500;
 const CONCURRENCY: usize = 64;
 /// Batches one [`deliver_step`] sends before it returns to the worker loop.
 pub const MAX_BATCHES_PER_STEP: usize = 40;
+/// Devices one person keeps; registering another drops the one registered longest ago. Every notification is a
+/// delivery per device, so this bounds what one event can fan out to.
+pub const MAX_DEVICES_PER_PERSON: i64 = 10;
 
 fn disabled() -> ApiError {
     ApiError::new(
@@ -67,6 +70,10 @@ pub async fn register_device(state: &AppState, user: UserId, req: RegisterDevice
         Utc::now().timestamp_millis(),
     )
     .await?;
+    let dropped = store::notifications::drop_oldest_devices(&mut tx, user.as_uuid(), MAX_DEVICES_PER_PERSON).await?;
+    if dropped > 0 {
+        tracing::info!(user = %user, dropped, "device limit reached: the devices registered longest ago are forgotten");
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! The `nene-server` binary as an operator runs it: no configuration at all (SQLite file and secret appear in
-//! `./data`), PostgreSQL through `DATABASE_URL`, a clean stop on SIGTERM, `admin grant`, and a clear one-line
-//! refusal of a bad setting.
+//! `./data`), PostgreSQL through `DATABASE_URL`, a clean stop on SIGTERM, `admin grant`, a clear one-line
+//! refusal of a bad setting, and dev mode in a folder of its own that never opens production data (nor the reverse).
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -24,8 +24,14 @@ impl Drop for Running {
 /// Starts the binary in `cwd` with exactly `envs` (plus a port-0 address so tests never collide), and waits for
 /// the "serving" log line, which names the bound address.
 fn start(cwd: &Path, envs: &[(&str, &str)]) -> Running {
+    start_with_args(cwd, &[], envs)
+}
+
+/// [`start`] with command-line arguments.
+fn start_with_args(cwd: &Path, args: &[&str], envs: &[(&str, &str)]) -> Running {
     nene_server::integrations::install_crypto_provider();
     let mut child = Command::new(BIN)
+        .args(args)
         .current_dir(cwd)
         .env_clear()
         .env("NENE_ADDR", "127.0.0.1:0")
@@ -163,4 +169,48 @@ fn a_bad_setting_stops_the_start_with_one_clear_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim(), "nene-server: invalid setting DATABASE_URL: must start with postgres:// or sqlite:");
     assert!(!dir.path().join("data").exists());
+}
+
+#[test]
+fn dev_mode_keeps_its_own_folder_and_never_shares_a_database_with_production() {
+    let dir = tempfile::tempdir().unwrap();
+    // Production, with no configuration: ./data.
+    let running = start(dir.path(), &[]);
+    assert!(terminate(running).success());
+    assert!(dir.path().join("data/nene.db").is_file());
+
+    // Dev mode, with no configuration either: ./data-dev, next to the real data and apart from it.
+    let running = start_with_args(dir.path(), &["--dev"], &[]);
+    assert_eq!(get(&format!("http://{}/ready", running.addr)).0, 200);
+    assert!(terminate(running).success());
+    assert!(dir.path().join("data-dev/nene.db").is_file());
+
+    // Each refuses the other's database, with one line saying why.
+    let refused = |args: &[&str], data: &str| {
+        let out = Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .env_clear()
+            .env("NENE_ADDR", "127.0.0.1:0")
+            .env("NENE_DATA_DIR", data)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        stderr
+    };
+    let dev_on_production = refused(&["--dev"], "data");
+    assert!(dev_on_production.starts_with("nene-server: this database was created by a production server"));
+    let production_on_dev = refused(&[], "data-dev");
+    assert!(production_on_dev.starts_with("nene-server: this database was created in dev mode"));
+    let dev_by_variable = Command::new(BIN)
+        .current_dir(dir.path())
+        .env_clear()
+        .env("NENE_ADDR", "127.0.0.1:0")
+        .env("NENE_DEV", "1")
+        .env("NENE_DATA_DIR", "data")
+        .output()
+        .unwrap();
+    assert_eq!(dev_by_variable.status.code(), Some(1), "NENE_DEV=1 is the same as --dev");
 }

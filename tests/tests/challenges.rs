@@ -19,6 +19,7 @@ on_both_databases!(
     start_day_starts_or_cancels_and_gives_stakes_back,
     listing_filters_and_pages,
     five_hundred_people_double_clicking_for_twenty_seats,
+    cancelling_two_hundred_participants_refunds_each_stake_exactly,
 );
 
 async fn server(backend: Backend) -> TestServer {
@@ -327,5 +328,63 @@ async fn five_hundred_people_double_clicking_for_twenty_seats(backend: Backend) 
     assert_eq!(balance_of(db, &format!("escrow:challenge:{id}")).await, 21 * stake);
     let (_, people) = s.get(&format!("/api/v1/challenges/{id}/participants"), Some(&ctoken)).await;
     assert_eq!(people.as_array().unwrap().len(), 21);
+    assert_ledger_ok(db).await;
+}
+
+async fn cancelling_two_hundred_participants_refunds_each_stake_exactly(backend: Backend) {
+    const PEOPLE: usize = 200;
+    let s = server(backend).await;
+    let db = &s.state.db;
+    // Two challenges on the same day: one that never reaches its minimum, one that starts.
+    let (_, host) = funded_user(db, "host", 10_000).await;
+    let mut short = challenge_body(&s, "Needs a crowd", 3, 1_000, 1_000);
+    short["min_participants"] = json!(PEOPLE + 50);
+    let start: chrono::NaiveDate = short["start_date"].as_str().unwrap().parse().unwrap();
+    let (status, short) = s.post("/api/v1/challenges", Some(&host), &short).await;
+    assert_eq!(status, StatusCode::CREATED, "{short}");
+    let (status, going) =
+        s.post("/api/v1/challenges", Some(&host), &challenge_body(&s, "Goes ahead", 3, 1_500, 1_000)).await;
+    assert_eq!(status, StatusCode::CREATED, "{going}");
+    let (short, going) = (short["id"].as_str().unwrap().to_owned(), going["id"].as_str().unwrap().to_owned());
+
+    let mut people = Vec::with_capacity(PEOPLE);
+    for i in 0..PEOPLE {
+        people.push(funded_user(db, &format!("p{i}"), 3_000).await);
+    }
+    let server = &s;
+    for chunk in people.chunks(20) {
+        let joins = chunk.iter().flat_map(|(_, token)| {
+            [&short, &going].map(move |id| {
+                let path = format!("/api/v1/challenges/{id}/join");
+                async move { server.post(&path, Some(token), &json!({})).await.0 }
+            })
+        });
+        assert!(join_all(joins).await.iter().all(|status| *status == StatusCode::OK));
+    }
+    for (user, _) in &people {
+        assert_eq!(wallet_of(db, *user).await, (500, 500));
+    }
+
+    move_clock_to(&s, start);
+    assert_eq!(scheduler::step(&s.state).await.unwrap(), 2);
+    let (_, short_now) = s.get(&format!("/api/v1/challenges/{short}"), Some(&host)).await;
+    assert_eq!(short_now["status"], "CANCELLED");
+    let (_, going_now) = s.get(&format!("/api/v1/challenges/{going}"), Some(&host)).await;
+    assert_eq!(going_now["status"], "IN_PROGRESS");
+
+    // Every stake of the cancelled one is back, to the charged lots it came from (so refundable as cash again);
+    // the running one's stake is still held.
+    for (user, _) in &people {
+        assert_eq!(wallet_of(db, *user).await, (1_500, 1_500));
+    }
+    assert_eq!(balance_of(db, &format!("escrow:challenge:{short}")).await, 0);
+    assert_eq!(balance_of(db, &format!("escrow:challenge:{going}")).await, 1_500 * (PEOPLE as i64 + 1));
+    let refunds = s.count(&format!("ledger_transfers WHERE kind = 'STAKE_REFUND' AND reference = '{short}'")).await;
+    assert_eq!(refunds, PEOPLE as i64 + 1, "one refund per participant, the host included");
+    // Everyone was told, once, of each.
+    assert_eq!(s.count("notifications WHERE kind = 'CHALLENGE_CANCELLED'").await, PEOPLE as i64 + 1);
+    assert_eq!(s.count("notifications WHERE kind = 'CHALLENGE_STARTING'").await, PEOPLE as i64 + 1);
+    // A later pass finds nothing more to do.
+    assert_eq!(scheduler::step(&s.state).await.unwrap(), 0);
     assert_ledger_ok(db).await;
 }

@@ -27,6 +27,9 @@ on_both_databases!(
     retry_after_longer_than_the_backoff_is_honoured,
     claims_never_hand_out_one_delivery_twice,
     one_pass_drains_more_than_a_batch_each_sent_once,
+    an_eleventh_device_drops_the_oldest_and_a_known_token_is_refreshed,
+    a_reminder_pass_with_nothing_due_writes_nothing,
+    passes_racing_for_one_reminder_send_it_once,
 );
 
 /// A notification for `user`, written like every producer writes one (inside a transaction).
@@ -463,4 +466,122 @@ async fn one_pass_drains_more_than_a_batch_each_sent_once(backend: Backend) {
     assert_eq!(t.fcm.delivered_to("device-2"), 700);
     assert!(deliveries(s).await.iter().all(|d| d.0 == "SENT" && d.1 == 1));
     assert_eq!(push::deliver_step(&s.state).await.unwrap(), 0);
+}
+
+async fn an_eleventh_device_drops_the_oldest_and_a_known_token_is_refreshed(backend: Backend) {
+    let t = WithPush::start(backend, |_| {}).await;
+    let s = &t.server;
+    let (user, token) = funded_user(&s.state.db, "gadgets", 0).await;
+    let (other_id, other) = funded_user(&s.state.db, "bystander", 0).await;
+    register(s, &other, "device-other").await;
+    let devices_of = |who: nene_shared::UserId| async move {
+        let mut tx = s.state.db.begin_read().await.unwrap();
+        store::notifications::devices_of(&mut tx, who.as_uuid()).await.unwrap()
+    };
+    let devices = || devices_of(user);
+    for i in 0..10 {
+        register(s, &token, &format!("device-{i:02}")).await;
+    }
+    assert_eq!(devices().await.len(), push::MAX_DEVICES_PER_PERSON as usize);
+
+    // The eleventh pushes out the one registered longest ago.
+    register(s, &token, "device-10").await;
+    let mut expected: Vec<String> = (1..=10).map(|i| format!("device-{i:02}")).collect();
+    assert_eq!(devices().await, expected);
+
+    // Registering a known token again refreshes it instead of counting it twice: it is now the newest, so the next
+    // new device pushes out device-02, not device-01.
+    register(s, &token, "device-01").await;
+    assert_eq!(devices().await, expected, "still ten, nothing dropped");
+    register(s, &token, "device-11").await;
+    expected.retain(|d| d != "device-02");
+    expected.push("device-11".to_owned());
+    assert_eq!(devices().await, expected);
+
+    // Notifications fan out to the ten kept devices only, and other people's devices are untouched.
+    notify_user(s, user, "열한 번째").await;
+    assert_eq!(push::deliver_step(&s.state).await.unwrap(), 10);
+    assert_eq!(t.fcm.delivered_to("device-00"), 0);
+    assert_eq!(t.fcm.delivered_to("device-02"), 0);
+    assert_eq!(t.fcm.delivered_to("device-11"), 1);
+    assert_eq!(devices_of(other_id).await, vec!["device-other".to_owned()]);
+}
+
+/// Three challenges running from tomorrow, each with its host and one more person, the clock on their first day.
+async fn three_running_challenges(s: &TestServer) -> Vec<String> {
+    let db = &s.state.db;
+    let mut ids = Vec::new();
+    let mut start = None;
+    for i in 0..3 {
+        let (_, host) = funded_user(db, &format!("host{i}"), 1_000).await;
+        let (_, other) = funded_user(db, &format!("other{i}"), 1_000).await;
+        let body = challenge_body(s, &format!("Daily {i}"), 3, 1_000, 5);
+        start = body["start_date"].as_str().map(str::to_owned);
+        let (status, ch) = s.post("/api/v1/challenges", Some(&host), &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{ch}");
+        let id = ch["id"].as_str().unwrap().to_owned();
+        let (status, _) = s.post(&format!("/api/v1/challenges/{id}/join"), Some(&other), &json!({})).await;
+        assert_eq!(status, StatusCode::OK);
+        ids.push(id);
+    }
+    move_clock_to(s, start.unwrap().parse().unwrap());
+    assert_eq!(nene_server::challenges::scheduler::step(&s.state).await.unwrap(), 3);
+    ids
+}
+
+async fn a_reminder_pass_with_nothing_due_writes_nothing(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| {
+        c.run_workers = false;
+        c.reminder_hour = 20;
+    })
+    .await;
+    three_running_challenges(&s).await;
+    let step = || nene_server::challenges::scheduler::reminder_step(&s.state);
+    let writes = || s.state.db.write_transactions_begun();
+
+    // Before the reminder hour nothing is due: the pass only reads.
+    let before = writes();
+    assert_eq!(step().await.unwrap(), 0);
+    assert_eq!(writes(), before, "no write transaction before the reminder hour");
+
+    // At the hour each challenge is reminded, one write transaction each.
+    s.state.clock.advance_ms(20 * 3_600_000);
+    let before = writes();
+    assert_eq!(step().await.unwrap(), 3);
+    assert_eq!(writes(), before + 3);
+    assert_eq!(s.count("reminder_runs").await, 3, "each (challenge, day) recorded");
+
+    // Later passes that day find every reminder recorded and write nothing.
+    let before = writes();
+    for _ in 0..5 {
+        assert_eq!(step().await.unwrap(), 0);
+    }
+    assert_eq!(writes(), before, "passes with nothing due open no write transaction");
+    assert_eq!(s.count("notifications WHERE kind = 'PROOF_REMINDER'").await, 6, "two people in each of three");
+
+    // The next day is due again, and recorded as a day of its own.
+    s.state.clock.advance_ms(24 * 3_600_000);
+    assert_eq!(step().await.unwrap(), 3);
+    assert_eq!(s.count("reminder_runs").await, 6);
+}
+
+async fn passes_racing_for_one_reminder_send_it_once(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| {
+        c.run_workers = false;
+        c.reminder_hour = 20;
+    })
+    .await;
+    three_running_challenges(&s).await;
+    s.state.clock.advance_ms(20 * 3_600_000);
+    // Two passes at once (two instances, say): both see every reminder due; each is sent by exactly one.
+    let (a, b) = tokio::join!(
+        nene_server::challenges::scheduler::reminder_step(&s.state),
+        nene_server::challenges::scheduler::reminder_step(&s.state)
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 3);
+    assert_eq!(s.count("reminder_runs").await, 3);
+    assert_eq!(s.count("notifications WHERE kind = 'PROOF_REMINDER'").await, 6, "each person reminded once");
+    // And once more in sequence: still once.
+    assert_eq!(nene_server::challenges::scheduler::reminder_step(&s.state).await.unwrap(), 0);
+    assert_eq!(s.count("notifications WHERE kind = 'PROOF_REMINDER'").await, 6);
 }

@@ -1,7 +1,7 @@
 //! Project commands, so a newcomer needs two lines and no knowledge of the toolchain's corners:
 //!
 //! - `cargo xtask dev`  — build the web UI, then start the product in dev mode (server + UI on the embedded SQLite
-//!   default, at <http://127.0.0.1:8080>).
+//!   default, at <http://127.0.0.1:8080>), with its data in `./data-dev`: dev mode never opens a real `./data`.
 //! - `cargo xtask test` — build the web UI, then run every test (unit, end-to-end on SQLite and PostgreSQL, the
 //!   browser test, and the desktop app test where the machine can build the Tauri shell).
 //! - `cargo xtask ui`   — only build the web UI into `frontend/dist/`.

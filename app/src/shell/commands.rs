@@ -195,10 +195,11 @@ pub fn settings(shell: Shared<'_>) -> Answer<Settings> {
     })
 }
 
-/// Chooses the server address; none goes back to the default.
+/// Chooses the server address; none goes back to the default. Another server than before signs the person out
+/// first (see `Engine::set_server_url`).
 #[tauri::command]
-pub fn set_server_url(shell: Shared<'_>, url: Option<String>) -> Answer<Settings> {
-    shell.engine.set_server_url(url.as_deref())?;
+pub async fn set_server_url(shell: Shared<'_>, url: Option<String>) -> Answer<Settings> {
+    shell.engine.set_server_url(url.as_deref()).await?;
     shell.wake.notify_one();
     settings(shell)
 }

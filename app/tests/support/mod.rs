@@ -21,10 +21,10 @@ pub struct App {
 
 impl App {
     /// A fresh install pointed at `server_url`.
-    pub fn install(server_url: &str) -> App {
+    pub async fn install(server_url: &str) -> App {
         let dir = tempfile::tempdir().expect("temp dir");
         let engine = Engine::open(dir.path(), TokenPolicy::FileOnly).expect("engine opens");
-        engine.set_server_url(Some(server_url)).expect("server url");
+        engine.set_server_url(Some(server_url)).await.expect("server url");
         App { dir, engine }
     }
 
@@ -45,7 +45,7 @@ pub async fn signed_in(s: &TestServer, server_url: &str, nickname: &str, points:
     if points > 0 {
         credit_charge(&s.state.db, user, points, &format!("seed-{nickname}")).await;
     }
-    let app = App::install(server_url);
+    let app = App::install(server_url).await;
     let me = app.engine.sign_in(&email, PASSWORD).await.expect("sign in");
     assert_eq!(me.id, user);
     (app, user)

@@ -4,6 +4,7 @@
 
 use nene_shared::challenges::ChallengeId;
 use nene_shared::sync::IntentKind;
+use nene_shared::users::Me;
 use nene_shared::{ErrorCode, Points};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -81,8 +82,14 @@ impl Backend {
         self.command("settings", serde_json::json!({})).await
     }
 
-    /// Chooses the server's address; `None` goes back to the default.
+    /// Chooses the server's address; `None` goes back to the default. Moving to another server signs the person
+    /// out in the app, so the session is asked for again and the screens follow (back to signing in).
     pub async fn set_server_url(&self, url: Option<String>) -> Result<AppSettings, ApiError> {
-        self.command("set_server_url", serde_json::json!({ "url": url })).await
+        let settings = self.command("set_server_url", serde_json::json!({ "url": url })).await?;
+        let me: Option<Me> = self.command("session", serde_json::json!({})).await?;
+        if me.is_none() {
+            self.session_changed(None);
+        }
+        Ok(settings)
     }
 }

@@ -176,6 +176,7 @@ pub const EN: Texts = Texts {
     app_settings: "App",
     server_address: "Server address",
     server_address_default: "Use the default",
+    server_address_hint: "Moving to another server signs you out and clears what this device kept, including anything not sent yet. The address must start with https:// (http:// only for a server on this computer).",
     sign_in_kept_in: "Sign-in kept in: {store}",
     report: "Report",
     report_title: "Report this proof?",

@@ -175,6 +175,7 @@ pub const KO: Texts = Texts {
     app_settings: "앱 설정",
     server_address: "서버 주소",
     server_address_default: "기본값 사용",
+    server_address_hint: "다른 서버로 바꾸면 로그아웃되고, 이 기기에 저장된 기록과 아직 보내지 못한 인증도 지워져요. 주소는 https://로 시작해야 해요(이 컴퓨터의 서버만 http:// 가능).",
     sign_in_kept_in: "로그인 정보 보관: {store}",
     report: "신고",
     report_title: "이 인증을 신고할까요?",

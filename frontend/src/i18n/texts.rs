@@ -175,6 +175,8 @@ pub struct Texts {
     pub app_settings: &'static str,
     pub server_address: &'static str,
     pub server_address_default: &'static str,
+    /// What changing the server's address does to the session and what this device kept.
+    pub server_address_hint: &'static str,
     pub sign_in_kept_in: &'static str,
     pub report: &'static str,
     pub report_title: &'static str,

@@ -175,6 +175,7 @@ fn AppSettingsCard() -> impl IntoView {
                 <input type="url" data-testid="server-url" prop:value=move || url.get()
                     on:input=move |ev| url.set(event_target_value(&ev))/>
             </label>
+            <p class="field-hint" data-testid="server-url-hint">{move || t.get().server_address_hint}</p>
             <p class="field-hint">{move || fill(t.get().sign_in_kept_in, &[("store", store.get())])}</p>
             <InlineError error=error/>
             {move || saved.get().then(|| view! { <p class="notice" role="status">{t.get().saved}</p> })}

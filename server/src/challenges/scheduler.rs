@@ -3,7 +3,8 @@
 //! once its last proof window has closed and its proofs under review are decided (or the moderation grace time ran
 //! out, see [`super::moderation`]).
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
+use nene_shared::UserId;
 use nene_shared::challenges::ChallengeStatus;
 use nene_shared::ledger::TransferKind;
 use uuid::Uuid;
@@ -12,9 +13,11 @@ use super::rules::{self, TimeTransition};
 use super::{calendar_of, settle, stake_key, status_of};
 use crate::app::AppState;
 use crate::error::ApiResult;
-use crate::ledger;
+use crate::ledger::batch::{BatchOutcome, StakeReturn};
+use crate::ledger::{self, AccountId};
 use crate::notify;
-use crate::store::{self, StoreResult};
+use crate::store::challenges::{ChallengeRow, ParticipationRow};
+use crate::store::{self, StoreResult, Tx};
 
 /// Participants paid per settlement transaction, across the challenges settled together. A chunk is a few
 /// multi-row statements whatever its size, so a larger chunk mostly saves commits; this size keeps a transaction
@@ -124,96 +127,117 @@ async fn transition(state: &AppState, id: Uuid) -> ApiResult<Due> {
             if !store::challenges::transition(&mut tx, id, &["RECRUITING", "READY"], "IN_PROGRESS", real_now).await? {
                 return Ok(Due::Done(false));
             }
-            for p in store::challenges::participants(&mut tx, id).await? {
-                notify::record(
-                    &mut tx,
-                    p.user_id,
-                    notify::Kind::ChallengeStarting,
-                    "챌린지 시작",
-                    &format!("'{}'가 오늘 시작해요. 첫 인증을 남겨 보세요!", row.title),
-                    &[("challenge_id", id.to_string())],
-                    real_now,
-                )
-                .await?;
-            }
+            let people = store::challenges::participants(&mut tx, id).await?;
+            let body = format!("'{}'가 오늘 시작해요. 첫 인증을 남겨 보세요!", row.title);
+            let notes = notes_for(people.iter().map(|p| p.user_id), &body, &[("challenge_id", id.to_string())]);
+            notify::record_many(&mut tx, notify::Kind::ChallengeStarting, "챌린지 시작", &notes, real_now).await?;
             tx.commit().await?;
-            tracing::info!(challenge = %id, "challenge started");
+            tracing::info!(challenge = %id, participants = people.len(), "challenge started");
             Ok(Due::Done(true))
         }
         Some(TimeTransition::Cancel) => {
             if !store::challenges::transition(&mut tx, id, &["RECRUITING", "READY"], "CANCELLED", real_now).await? {
                 return Ok(Due::Done(false));
             }
-            for p in store::challenges::participants(&mut tx, id).await? {
-                ledger::reverse_spend(
-                    &mut tx,
-                    &format!("cancel-refund:{}", p.id),
-                    TransferKind::StakeRefund,
-                    &stake_key(p.id),
-                    &id.to_string(),
-                    real_now,
-                )
-                .await?;
-                notify::record(
-                    &mut tx,
-                    p.user_id,
-                    notify::Kind::ChallengeCancelled,
-                    "챌린지 취소",
-                    &format!("'{}'는 참가자가 모자라 취소됐어요. 참가비를 돌려드렸어요.", row.title),
-                    &[("challenge_id", id.to_string())],
-                    real_now,
-                )
-                .await?;
-            }
+            let people = store::challenges::participants(&mut tx, id).await?;
+            refund_stakes(&mut tx, id, &people, real_now).await?;
+            let body = format!("'{}'는 참가자가 모자라 취소됐어요. 참가비를 돌려드렸어요.", row.title);
+            let notes = notes_for(people.iter().map(|p| p.user_id), &body, &[("challenge_id", id.to_string())]);
+            notify::record_many(&mut tx, notify::Kind::ChallengeCancelled, "챌린지 취소", &notes, real_now).await?;
             tx.commit().await?;
-            tracing::info!(challenge = %id, "challenge cancelled: too few participants");
+            tracing::info!(challenge = %id, participants = people.len(), "challenge cancelled: too few participants");
             Ok(Due::Done(true))
         }
         Some(TimeTransition::Settle) => Ok(Due::Settle),
     }
 }
 
+/// Gives every participant of a cancelled challenge their stake back, to the very lots it came from: all at once
+/// through the ledger's batch path, or one by one when the batch cannot take the case (a refund already made, say),
+/// where the general API replays or refuses each key on its own.
+async fn refund_stakes(tx: &mut Tx, id: Uuid, people: &[ParticipationRow], now_ms: i64) -> ApiResult<()> {
+    let reference = id.to_string();
+    let returns: Vec<StakeReturn> = people
+        .iter()
+        .map(|p| StakeReturn {
+            from: AccountId::escrow_challenge(id),
+            reference: reference.clone(),
+            key: cancel_refund_key(p.id),
+            stake_key: stake_key(p.id),
+            prize_key: String::new(),
+            user: UserId::from_uuid(p.user_id),
+            prize: 0,
+        })
+        .collect();
+    if ledger::batch::return_stakes_with_prizes(tx, &returns, now_ms).await? == BatchOutcome::Applied {
+        return Ok(());
+    }
+    for p in people {
+        ledger::reverse_spend(
+            tx,
+            &cancel_refund_key(p.id),
+            TransferKind::StakeRefund,
+            &stake_key(p.id),
+            &reference,
+            now_ms,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The key of the refund of one participation's stake when its challenge is cancelled.
+fn cancel_refund_key(participation: Uuid) -> String {
+    format!("cancel-refund:{participation}")
+}
+
+/// One notification per person, all saying the same.
+fn notes_for(people: impl Iterator<Item = Uuid>, body: &str, data: &[(&'static str, String)]) -> Vec<notify::Note> {
+    people.map(|user| notify::Note { user, body: body.to_owned(), data: data.to_vec() }).collect()
+}
+
 /// Sends the daily reminder: once per challenge and day, from `reminder_hour` in the challenge's time zone, to
 /// each participant who has not proved yet that day. Returns how many challenges it reminded.
+///
+/// What is due is worked out from a read: the challenges in progress and the last day each was reminded on. Only a
+/// challenge whose reminder is due gets a write transaction, which records the (challenge, day) first; that record
+/// is unique, so of several passes (or instances) racing for one reminder exactly one sends it. A pass with nothing
+/// due writes nothing, however many challenges are running.
 pub async fn reminder_step(state: &AppState) -> StoreResult<usize> {
     let now = state.clock.now();
     let mut tx = state.db.begin_read().await?;
     let running = store::challenges::in_progress(&mut tx).await?;
+    let reminded = store::notifications::last_reminders(&mut tx).await?;
     drop(tx);
-    let mut reminded = 0;
-    for row in running {
-        let cal = calendar_of(&row);
-        let local = now.with_timezone(&cal.tz);
-        let today = local.date_naive();
-        if chrono::Timelike::hour(&local) < state.config.reminder_hour || !cal.is_proof_day(today) {
-            continue;
-        }
+    let due: Vec<(ChallengeRow, NaiveDate)> = running
+        .into_iter()
+        .filter_map(|row| {
+            let cal = calendar_of(&row);
+            let local = now.with_timezone(&cal.tz);
+            let today = local.date_naive();
+            let last = reminded.get(&row.id).and_then(|d| d.parse::<NaiveDate>().ok());
+            let due = chrono::Timelike::hour(&local) >= state.config.reminder_hour
+                && cal.is_proof_day(today)
+                && last.is_none_or(|last| last < today);
+            due.then_some((row, today))
+        })
+        .collect();
+    let mut sent = 0;
+    for (row, today) in due {
+        let day = today.to_string();
         let real_now = Utc::now().timestamp_millis();
         let mut tx = state.db.begin_write().await?;
-        if !store::notifications::claim_reminder(&mut tx, row.id, &today.to_string(), real_now).await? {
+        if !store::notifications::claim_reminder(&mut tx, row.id, &day, real_now).await? {
             continue;
         }
-        let day = today.to_string();
-        for p in store::challenges::participants(&mut tx, row.id).await? {
-            let done = store::challenges::proof_exists(&mut tx, p.id, &day).await?;
-            if done {
-                continue;
-            }
-            notify::record(
-                &mut tx,
-                p.user_id,
-                notify::Kind::ProofReminder,
-                "오늘 인증을 잊지 마세요",
-                &format!("'{}' 오늘 인증이 아직이에요. 자정 전에 남겨 주세요!", row.title),
-                &[("challenge_id", row.id.to_string()), ("day", day.clone())],
-                real_now,
-            )
-            .await?;
-        }
+        let waiting = store::challenges::without_proof_on(&mut tx, row.id, &day).await?;
+        let body = format!("'{}' 오늘 인증이 아직이에요. 자정 전에 남겨 주세요!", row.title);
+        let notes = notes_for(waiting.into_iter(), &body, &[("challenge_id", row.id.to_string()), ("day", day)]);
+        notify::record_many(&mut tx, notify::Kind::ProofReminder, "오늘 인증을 잊지 마세요", &notes, real_now).await?;
         tx.commit().await?;
-        reminded += 1;
+        sent += 1;
     }
-    Ok(reminded)
+    Ok(sent)
 }
 
 /// Whether a challenge still takes proofs or rejections: in progress and before its last window closed.

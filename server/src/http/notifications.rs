@@ -76,7 +76,8 @@ async fn put_settings(
     Ok(Json(inbox::set_settings(&state.db, me(&user), settings).await?))
 }
 
-/// Registers this device's FCM token for push (several devices per person).
+/// Registers this device's FCM token for push: up to ten devices per person, the one registered longest ago
+/// dropped for an eleventh (registering a known token again refreshes it).
 #[utoipa::path(post, path = "/devices", tag = "notifications", request_body = RegisterDeviceRequest,
     responses((status = 201), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = [])))]

@@ -440,6 +440,20 @@ pub async fn insert_participations(tx: &mut Tx, rows: &[NewParticipation], now_m
     Ok(())
 }
 
+/// The people taking part in `challenge` with no proof that counts for `day` yet, in join order (the daily reminder;
+/// a day whose proof was rejected may be proved again, so its owner is reminded too).
+pub async fn without_proof_on(tx: &mut Tx, challenge: Uuid, day: &str) -> StoreResult<Vec<Uuid>> {
+    Ok(on_conn!(tx, conn => sqlx::query_scalar(
+            "SELECT p.user_id FROM participations p WHERE p.challenge_id = $1 AND p.left_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM proofs f WHERE f.participation_id = p.id AND f.day = $2 \
+             AND f.status = 'ACCEPTED') \
+             ORDER BY p.joined_at, p.id")
+        .bind(challenge)
+        .bind(day)
+        .fetch_all(&mut *conn)
+        .await?))
+}
+
 /// Active participants in join order (the order the settlement remainder follows).
 pub async fn participants(tx: &mut Tx, challenge: Uuid) -> StoreResult<Vec<ParticipationRow>> {
     let sql = format!(

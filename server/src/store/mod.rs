@@ -26,6 +26,8 @@ pub mod users;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -88,9 +90,19 @@ pub enum Db {
         read: SqlitePool,
         /// Runs the WAL checkpoints in the background.
         checkpoint: SqlitePool,
+        writes: WriteCount,
     },
-    Postgres(PgPool),
+    Postgres {
+        pool: PgPool,
+        writes: WriteCount,
+    },
 }
+
+/// How many write transactions a [`Db`] (and its clones) has begun. A write transaction is never free (on SQLite it
+/// holds the one writer; on either engine it ends in a commit), so background steps that find nothing to do must not
+/// open one; this count is how tests and operators see that they do not.
+#[derive(Clone, Debug, Default)]
+pub struct WriteCount(Arc<AtomicU64>);
 
 /// A database transaction on either engine.
 pub enum Tx {
@@ -167,7 +179,7 @@ impl Db {
             SqlitePoolOptions::new().max_connections(max_connections.max(2)).connect_with(options.clone()).await?;
         let checkpoint = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
         tokio::spawn(checkpoints(checkpoint.clone()));
-        Ok(Db::Sqlite { write, read, checkpoint })
+        Ok(Db::Sqlite { write, read, checkpoint, writes: WriteCount::default() })
     }
 
     async fn connect_postgres(url: &str, max_connections: u32) -> StoreResult<Db> {
@@ -182,26 +194,39 @@ impl Db {
             .await?;
         // Several instances may start at once; sqlx's migrator takes an advisory lock so only one migrates.
         sqlx::migrate!("../migrations/postgres").run(&pool).await?;
-        Ok(Db::Postgres(pool))
+        Ok(Db::Postgres { pool, writes: WriteCount::default() })
     }
 
     pub fn is_postgres(&self) -> bool {
-        matches!(self, Db::Postgres(_))
+        matches!(self, Db::Postgres { .. })
     }
 
     /// A transaction that will write. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`).
     pub async fn begin_write(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Sqlite { write, writes, .. } => {
+                writes.0.fetch_add(1, Ordering::Relaxed);
+                Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?)
+            }
+            Db::Postgres { pool, writes } => {
+                writes.0.fetch_add(1, Ordering::Relaxed);
+                Tx::Postgres(pool.begin().await?)
+            }
         })
+    }
+
+    /// Write transactions begun so far through this handle and its clones (see [`WriteCount`]).
+    pub fn write_transactions_begun(&self) -> u64 {
+        match self {
+            Db::Sqlite { writes, .. } | Db::Postgres { writes, .. } => writes.0.load(Ordering::Relaxed),
+        }
     }
 
     /// A transaction that only reads: a consistent snapshot, never blocking the writer.
     pub async fn begin_read(&self) -> StoreResult<Tx> {
         Ok(match self {
             Db::Sqlite { read, .. } => Tx::Sqlite(read.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Postgres { pool, .. } => Tx::Postgres(pool.begin().await?),
         })
     }
 
@@ -209,19 +234,19 @@ impl Db {
     pub async fn ping(&self) -> StoreResult<()> {
         match self {
             Db::Sqlite { read, .. } => sqlx::query("SELECT 1").execute(read).await?.rows_affected(),
-            Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await?.rows_affected(),
+            Db::Postgres { pool, .. } => sqlx::query("SELECT 1").execute(pool).await?.rows_affected(),
         };
         Ok(())
     }
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { write, read, checkpoint } => {
+            Db::Sqlite { write, read, checkpoint, .. } => {
                 checkpoint.close().await;
                 read.close().await;
                 write.close().await;
             }
-            Db::Postgres(pool) => pool.close().await,
+            Db::Postgres { pool, .. } => pool.close().await,
         }
     }
 }

@@ -222,19 +222,43 @@ pub async fn mark_read(tx: &mut Tx, user: Uuid, id: Uuid, now_ms: i64) -> StoreR
 
 // ---- devices and mutes ---------------------------------------------------------------------------------------
 
-/// Registers a device token for `user`; a token seen before (another account signed in on the same phone) moves.
+/// Registers a device token for `user`; a token seen before (another account signed in on the same phone) moves,
+/// and one the user registered before is refreshed. Registrations of one user are serialised by the user's row lock
+/// and stamped strictly later than the user's earlier ones (even within one millisecond), so which device was
+/// registered longest ago is always well defined (see [`drop_oldest_devices`]).
 pub async fn upsert_device(tx: &mut Tx, token: &str, user: Uuid, platform: &str, now_ms: i64) -> StoreResult<()> {
+    let lock = if tx.is_postgres() { " FOR UPDATE" } else { "" };
+    let latest: Option<i64> = on_conn!(tx, conn => sqlx::query_scalar(&format!(
+            "SELECT (SELECT MAX(updated_at) FROM devices WHERE user_id = $1) FROM users WHERE id = $1{lock}"))
+        .bind(user)
+        .fetch_optional(&mut *conn)
+        .await?
+        .flatten());
+    let stamp = latest.map_or(now_ms, |last| now_ms.max(last + 1));
     on_conn!(tx, conn => sqlx::query(
             "INSERT INTO devices (token, user_id, platform, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
              ON CONFLICT (token) DO UPDATE SET user_id = $2, platform = $3, updated_at = $4")
         .bind(token)
         .bind(user)
         .bind(platform)
-        .bind(now_ms)
+        .bind(stamp)
         .execute(&mut *conn)
         .await?
         .rows_affected());
     Ok(())
+}
+
+/// Keeps the `keep` devices of `user` registered (or refreshed) most recently and forgets the others. Returns how
+/// many were forgotten.
+pub async fn drop_oldest_devices(tx: &mut Tx, user: Uuid, keep: i64) -> StoreResult<u64> {
+    Ok(on_conn!(tx, conn => sqlx::query(
+            "DELETE FROM devices WHERE user_id = $1 AND token NOT IN \
+             (SELECT token FROM devices WHERE user_id = $1 ORDER BY updated_at DESC LIMIT $2)")
+        .bind(user)
+        .bind(keep)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()))
 }
 
 /// Removes a device token; `user` limits it to the owner's own (None: any, for dead tokens).
@@ -448,6 +472,17 @@ pub async fn delivery_counts(tx: &mut Tx) -> StoreResult<Vec<(String, i64)>> {
             "SELECT status, COUNT(*) FROM notification_deliveries GROUP BY status ORDER BY status")
         .fetch_all(&mut *conn)
         .await?))
+}
+
+/// The last day each challenge in progress was reminded on (`YYYY-MM-DD`), for those reminded at all: the
+/// reminder step reads this first, so a pass with nothing due writes nothing.
+pub async fn last_reminders(tx: &mut Tx) -> StoreResult<HashMap<Uuid, String>> {
+    let rows: Vec<(Uuid, String)> = on_conn!(tx, conn => sqlx::query_as(
+            "SELECT r.challenge_id, MAX(r.day) FROM reminder_runs r JOIN challenges c ON c.id = r.challenge_id \
+             WHERE c.status = 'IN_PROGRESS' AND c.deleted_at IS NULL GROUP BY r.challenge_id")
+        .fetch_all(&mut *conn)
+        .await?);
+    Ok(rows.into_iter().collect())
 }
 
 /// Records that a challenge's reminder for `day` went out; false when it already had.

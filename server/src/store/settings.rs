@@ -20,3 +20,14 @@ pub async fn put(tx: &mut Tx, key: &str, value: &str) -> StoreResult<()> {
         .rows_affected());
     Ok(())
 }
+
+/// Writes `value` unless the key already has one (which is kept).
+pub async fn put_if_absent(tx: &mut Tx, key: &str, value: &str) -> StoreResult<()> {
+    on_conn!(tx, c => sqlx::query("INSERT INTO server_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+        .bind(key)
+        .bind(value)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+    Ok(())
+}
