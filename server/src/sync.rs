@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use chrono::Utc;
-use nene_shared::challenges::ChallengeId;
 use nene_shared::sync::{
     ChallengeIntent, ChallengeSnapshot, Intent, IntentKind, IntentResult, IntentStatus, ProofIntent, PullResponse,
     PushRequest, PushResponse, SyncedNotification,
@@ -82,11 +81,13 @@ pub async fn pull(state: &AppState, user: UserId, cursor: Option<&str>) -> ApiRe
         current.iter().filter(|(id, v)| cursor.c.get(id) != Some(v)).map(|(id, _)| *id).collect();
     let gone: Vec<Uuid> = cursor.c.keys().filter(|id| !current.iter().any(|(c, _)| c == *id)).copied().collect();
     changed.extend(gone.iter().copied());
+    // Only the changed challenges are read, in one snapshot, each with one aggregate statement for its progress.
     let mut challenges = Vec::new();
+    let now = state.clock.now();
+    let mut tx = state.db.begin_read().await?;
     for id in changed.iter().take(PAGE as usize) {
-        let cid = ChallengeId::from_uuid(*id);
-        match (challenges::get(state, user, cid).await, challenges::progress(state, cid).await) {
-            (Ok(challenge), Ok(progress)) => {
+        match challenges::snapshot_in(&mut tx, user, *id, now).await {
+            Ok((challenge, progress)) => {
                 if gone.contains(id) {
                     cursor.c.remove(id);
                 } else {
@@ -95,11 +96,13 @@ pub async fn pull(state: &AppState, user: UserId, cursor: Option<&str>) -> ApiRe
                 challenges.push(ChallengeSnapshot { challenge, progress });
             }
             // Deleted meanwhile: nothing to show, stop tracking it.
-            _ => {
+            Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => {
                 cursor.c.remove(id);
             }
+            Err(e) => return Err(e),
         }
     }
+    drop(tx);
     more |= changed.len() > PAGE as usize;
     Ok(PullResponse {
         wallet: wallet::wallet(&state.db, user).await?,
