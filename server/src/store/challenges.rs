@@ -654,21 +654,20 @@ pub struct ProgressRow {
     pub days: Option<String>,
 }
 
-/// Every active participant's progress in join order, in one statement: the challenge's proofs are grouped by
-/// participation once (one pass over them through `proofs_challenge`), then joined to the participants, so the cost
-/// grows with participants + proofs rather than their product.
+/// Every active participant's progress in join order, in one statement. Each participant's proofs are reached
+/// through the `(participation_id, day)` index and folded into one row, and only then are names joined, so the
+/// cost grows with participants + proofs (never their product), whatever plan the statistics of the moment suggest.
 pub async fn progress_rows(tx: &mut Tx, challenge: Uuid) -> StoreResult<Vec<ProgressRow>> {
     let days = if tx.is_postgres() { "string_agg" } else { "group_concat" };
     let sql = format!(
-        "SELECT p.user_id, u.nickname, COALESCE(f.accepted, 0) AS accepted_days, \
-         COALESCE(f.rejected, 0) AS rejected_days, f.days \
-         FROM participations p JOIN users u ON u.id = p.user_id \
-         LEFT JOIN (SELECT participation_id, \
-                SUM(CASE WHEN status = 'ACCEPTED' THEN 1 ELSE 0 END) AS accepted, \
-                SUM(CASE WHEN status = 'REJECTED' THEN 1 ELSE 0 END) AS rejected, \
-                {days}(CASE WHEN status = 'ACCEPTED' THEN day END, ',') AS days \
-              FROM proofs WHERE challenge_id = $1 GROUP BY participation_id) f ON f.participation_id = p.id \
-         WHERE p.challenge_id = $1 AND p.left_at IS NULL ORDER BY p.joined_at, p.id"
+        "SELECT a.user_id, u.nickname, a.accepted_days, a.rejected_days, a.days FROM ( \
+           SELECT p.id, p.user_id, p.joined_at, \
+             COALESCE(SUM(CASE WHEN f.status = 'ACCEPTED' THEN 1 ELSE 0 END), 0) AS accepted_days, \
+             COALESCE(SUM(CASE WHEN f.status = 'REJECTED' THEN 1 ELSE 0 END), 0) AS rejected_days, \
+             {days}(CASE WHEN f.status = 'ACCEPTED' THEN f.day END, ',') AS days \
+           FROM participations p LEFT JOIN proofs f ON f.participation_id = p.id \
+           WHERE p.challenge_id = $1 AND p.left_at IS NULL GROUP BY p.id) a \
+         JOIN users u ON u.id = a.user_id ORDER BY a.joined_at, a.id"
     );
     Ok(on_conn!(tx, conn => sqlx::query_as::<_, ProgressRow>(&sql).bind(challenge).fetch_all(&mut *conn).await?))
 }
