@@ -27,6 +27,7 @@ pub mod sandbox;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod uploads;
 pub mod wallet;
 
 pub use app::{AppState, Application};

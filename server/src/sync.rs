@@ -20,6 +20,7 @@ use crate::auth::tokens::AccessClaims;
 use crate::challenges::{self, proofs};
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::AccountId;
+use crate::uploads::{self, PhotoSource};
 use crate::{inbox, store, wallet};
 
 /// Rows of each kind per pull; `more` says when there are more.
@@ -224,12 +225,7 @@ async fn apply(state: &AppState, _who: &AccessClaims, user: UserId, intent: &Int
         }
         IntentKind::Proof => {
             let body: ProofIntent = serde_json::from_value(intent.body.clone()).map_err(bad_body)?;
-            let photo = match &body.photo_hash {
-                None => None,
-                Some(hash) => {
-                    Some(state.files.get(hash).await.map_err(|_| photo_missing())?.ok_or_else(photo_missing)?)
-                }
-            };
+            let photo = body.photo_hash.map(PhotoSource::Uploaded);
             proofs::submit(state, user, body.challenge_id, proofs::Submission { photo, text: body.text })
                 .await
                 .map(|_| ())
@@ -242,18 +238,8 @@ async fn apply(state: &AppState, _who: &AccessClaims, user: UserId, intent: &Int
     }
 }
 
-fn photo_missing() -> ApiError {
-    ApiError::validation(BTreeMap::from([("photo_hash".to_owned(), FieldCode::Invalid)]))
-}
-
-/// Stores an uploaded photo by its content hash (checked like a proof photo); uploading it again changes nothing.
-pub async fn upload_photo(state: &AppState, bytes: Vec<u8>) -> ApiResult<String> {
-    crate::photos::check_blocking(bytes.clone()).await.map_err(|e| {
-        ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::InvalidPhoto,
-            format!("The photo cannot be used: {e}."),
-        )
-    })?;
-    state.files.put(&bytes).await.map_err(|e| ApiError::internal(&e))
+/// Stores an uploaded photo by its content hash (checked like a proof photo) for a proof `user` sends later;
+/// uploading it again changes nothing.
+pub async fn upload_photo(state: &AppState, user: UserId, bytes: Vec<u8>) -> ApiResult<String> {
+    uploads::upload(state, user, bytes).await
 }

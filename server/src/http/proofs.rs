@@ -16,6 +16,7 @@ use crate::challenges::proofs::{self, Submission};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, AuthUser};
 use crate::photos::MAX_PHOTO_BYTES;
+use crate::uploads::PhotoSource;
 
 pub fn router() -> OpenApiRouter<AppState> {
     let upload = OpenApiRouter::new()
@@ -53,7 +54,7 @@ async fn read_form(multipart: Result<Multipart, MultipartRejection>) -> ApiResul
                         bad_body(e.body_text())
                     }
                 })?;
-                submission.photo = Some(bytes.to_vec());
+                submission.photo = Some(PhotoSource::New(bytes.to_vec()));
             }
             Some("text") => submission.text = Some(field.text().await.map_err(|e| bad_body(e.body_text()))?),
             _ => {}

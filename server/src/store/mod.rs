@@ -20,6 +20,7 @@ pub mod payments;
 pub mod settings;
 pub mod sync;
 pub mod tokens;
+pub mod uploads;
 pub mod users;
 
 use std::path::Path;
