@@ -11,6 +11,7 @@
 use std::io::Cursor;
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use image::codecs::jpeg::JpegEncoder;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
@@ -106,7 +107,9 @@ impl Decoders {
     /// [`check`] on the blocking pool once a decoder is free. The permit is taken before the blocking task exists
     /// and moves into it: a request dropped while its photo decodes still holds its permit until the decode ends,
     /// so the bound counts every decode that is running, not only those someone still waits for.
-    pub async fn check(&self, bytes: Vec<u8>) -> Result<CheckedPhoto, PhotoError> {
+    ///
+    /// The bytes are shared, not copied: a photo waiting for a decoder costs its upload's buffer and nothing more.
+    pub async fn check(&self, bytes: Bytes) -> Result<CheckedPhoto, PhotoError> {
         let permit = Arc::clone(&self.permits).acquire_owned().await.map_err(|_| PhotoError::Stopped)?;
         tokio::task::spawn_blocking(move || {
             let checked = check(&bytes);
@@ -489,9 +492,9 @@ mod tests {
     async fn decoders_give_the_same_answers() {
         let decoders = Decoders::new(1);
         let bytes = encode(&gradient(1000, 600), ImageFormat::WebP);
-        let checked = decoders.check(bytes).await.unwrap();
+        let checked = decoders.check(bytes.into()).await.unwrap();
         assert_eq!((checked.format, checked.width, checked.height), (PhotoFormat::Webp, 1000, 600));
-        assert!(matches!(decoders.check(b"hello, I ran today".to_vec()).await, Err(PhotoError::NotAPhoto)));
+        assert!(matches!(decoders.check(Bytes::from_static(b"hello, I ran today")).await, Err(PhotoError::NotAPhoto)));
     }
 
     #[tokio::test]
@@ -502,7 +505,7 @@ mod tests {
         let bytes = encode(&gradient(64, 64), ImageFormat::Png);
         let waiting = tokio::spawn({
             let decoders = decoders.clone();
-            async move { decoders.check(bytes).await }
+            async move { decoders.check(bytes.into()).await }
         });
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished());

@@ -240,6 +240,6 @@ async fn apply(state: &AppState, _who: &AccessClaims, user: UserId, intent: &Int
 
 /// Stores an uploaded photo by its content hash (checked like a proof photo) for a proof `user` sends later;
 /// uploading it again changes nothing.
-pub async fn upload_photo(state: &AppState, user: UserId, bytes: Vec<u8>) -> ApiResult<String> {
+pub async fn upload_photo(state: &AppState, user: UserId, bytes: axum::body::Bytes) -> ApiResult<String> {
     uploads::upload(state, user, bytes).await
 }

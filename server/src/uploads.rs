@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 
+use axum::body::Bytes;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use nene_shared::{ErrorCode, FieldCode, UserId};
@@ -38,7 +39,7 @@ const SWEEP_SLICE: i64 = 500;
 /// Where a proof's photo comes from.
 pub enum PhotoSource {
     /// Bytes sent with the proof itself: a new upload, which the quota and the disk floor apply to.
-    New(Vec<u8>),
+    New(Bytes),
     /// A photo the person uploaded before (the app's offline path), by content hash.
     Uploaded(String),
 }
@@ -154,7 +155,7 @@ async fn hold_and_write(state: &AppState, owner: UserId, files: &[(&str, &[u8])]
 
 /// `/sync/photos`: checks a photo and keeps it, by content hash, for a proof the person sends later. A retry of a
 /// photo the person already holds answers at once: no quota, no decoding, and its upload is kept a day from now.
-pub async fn upload(state: &AppState, user: UserId, bytes: Vec<u8>) -> ApiResult<String> {
+pub async fn upload(state: &AppState, user: UserId, bytes: Bytes) -> ApiResult<String> {
     let hash = sha256_hex(&bytes);
     let mut tx = state.db.begin_read().await?;
     let held = store::uploads::refers(&mut tx, user.as_uuid(), &hash).await?;
@@ -185,7 +186,7 @@ pub async fn store_proof_photo(state: &AppState, user: UserId, source: PhotoSour
             if !held {
                 return Err(photo_missing());
             }
-            state.files.get(&hash).await.map_err(|_| photo_missing())?.ok_or_else(photo_missing)?
+            Bytes::from(state.files.get(&hash).await.map_err(|_| photo_missing())?.ok_or_else(photo_missing)?)
         }
     };
     let checked: CheckedPhoto = state.decoders.check(bytes.clone()).await.map_err(|e| invalid_photo(&e))?;

@@ -54,7 +54,7 @@ async fn read_form(multipart: Result<Multipart, MultipartRejection>) -> ApiResul
                         bad_body(e.body_text())
                     }
                 })?;
-                submission.photo = Some(PhotoSource::New(bytes.to_vec()));
+                submission.photo = Some(PhotoSource::New(bytes));
             }
             Some("text") => submission.text = Some(field.text().await.map_err(|e| bad_body(e.body_text()))?),
             _ => {}

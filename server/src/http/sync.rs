@@ -51,5 +51,5 @@ async fn push(
         (status = 507, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn upload_photo(State(state): State<AppState>, user: AuthUser, body: Bytes) -> ApiResult<Json<PhotoUploaded>> {
-    Ok(Json(PhotoUploaded { hash: sync::upload_photo(&state, UserId::from_uuid(user.id()), body.to_vec()).await? }))
+    Ok(Json(PhotoUploaded { hash: sync::upload_photo(&state, UserId::from_uuid(user.id()), body).await? }))
 }
