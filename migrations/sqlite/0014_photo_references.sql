@@ -8,17 +8,22 @@ CREATE TABLE stored_files (
     created_at INTEGER NOT NULL
 );
 
+-- A reference is held by a proof (for as long as the proof), by a person (their upload, until it expires), or by
+-- one request still storing a proof's photo (until its proof is made or it gives up; it expires too, should the
+-- server stop in between). A holder refers to a file once.
 CREATE TABLE file_refs (
     hash       TEXT NOT NULL REFERENCES stored_files (hash),
+    holder     BLOB NOT NULL,                         -- the proof, the person, or the request
     owner_id   BLOB NOT NULL REFERENCES users (id),
-    proof_id   BLOB REFERENCES proofs (id) ON DELETE CASCADE, -- NULL: an upload no proof has taken yet
-    expires_at INTEGER,                           -- upload references only (real time, UTC milliseconds)
+    proof_id   BLOB REFERENCES proofs (id) ON DELETE CASCADE, -- set for a proof's reference (= holder)
+    expires_at INTEGER,                              -- uploads and requests only (real time, UTC milliseconds)
     created_at INTEGER NOT NULL,
-    CHECK ((proof_id IS NULL) = (expires_at IS NOT NULL))
+    PRIMARY KEY (holder, hash),
+    CHECK ((proof_id IS NULL) = (expires_at IS NOT NULL)),
+    CHECK (proof_id IS NULL OR proof_id = holder)
 );
-CREATE UNIQUE INDEX file_refs_upload ON file_refs (owner_id, hash) WHERE proof_id IS NULL;
-CREATE UNIQUE INDEX file_refs_proof ON file_refs (proof_id, hash) WHERE proof_id IS NOT NULL;
 CREATE INDEX file_refs_hash ON file_refs (hash);
+CREATE INDEX file_refs_owner ON file_refs (owner_id, hash);
 CREATE INDEX file_refs_expiry ON file_refs (expires_at) WHERE proof_id IS NULL;
 
 -- Photos each person uploaded per UTC day, for the daily quota.
@@ -37,7 +42,7 @@ SELECT hash, MIN(created_at) FROM (
     UNION ALL
     SELECT thumb_hash AS hash, created_at FROM proofs WHERE thumb_hash IS NOT NULL
 ) GROUP BY hash;
-INSERT INTO file_refs (hash, owner_id, proof_id, created_at)
-SELECT photo_hash, user_id, id, created_at FROM proofs WHERE photo_hash IS NOT NULL
+INSERT INTO file_refs (hash, holder, owner_id, proof_id, created_at)
+SELECT photo_hash, id, user_id, id, created_at FROM proofs WHERE photo_hash IS NOT NULL
 UNION
-SELECT thumb_hash, user_id, id, created_at FROM proofs WHERE thumb_hash IS NOT NULL;
+SELECT thumb_hash, id, user_id, id, created_at FROM proofs WHERE thumb_hash IS NOT NULL;

@@ -2,9 +2,11 @@
 //! keep a stored file alive, and the collector that deletes the files nothing refers to any more.
 //!
 //! The file store is content-addressed, so one file may serve several proofs and several people's uploads. Each
-//! use is a reference (file, owner, proof): a proof's references last as long as the proof; an upload no proof has
-//! taken yet (the app uploads a photo first and sends the proof that uses it afterwards) holds an upload reference
-//! that expires [`UPLOAD_KEPT_MS`] after it was last uploaded. A file is deleted only with its last reference.
+//! use is a reference (file, owner, holder): a proof's references last as long as the proof; an upload no proof has
+//! taken yet (the app uploads a photo first and sends the proof that uses it afterwards) is held by its person and
+//! expires [`UPLOAD_KEPT_MS`] after it was last uploaded; a request storing a proof's photo holds its files on its
+//! own until the proof takes them or the request gives up, so two requests of one person never release each
+//! other's files. A file is deleted only with its last reference.
 //!
 //! What keeps a referenced file on disk, with many requests and several server instances at once: a reference is
 //! committed, under the file's row lock, *before* the file is written; and a file is deleted only in a transaction
@@ -22,6 +24,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use nene_shared::{ErrorCode, FieldCode, UserId};
 use tokio::sync::Mutex;
+use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -33,8 +36,11 @@ use crate::store::{self, StoreResult, Tx};
 pub const UPLOAD_KEPT_MS: i64 = 24 * 3600 * 1000;
 /// Expired upload references dropped per statement.
 const EXPIRY_BATCH: i64 = 500;
-/// Stored files looked at per pass of the collector's sweep.
-const SWEEP_SLICE: i64 = 500;
+/// Stored files looked at per slice of the collector's sweep, and how often a slice is looked at: the sweep is the
+/// fallback for files whose last reference went some other way than expiring (a proof deleted, a release that
+/// failed), so it may be slow; a million files are looked through in about eight hours.
+const SWEEP_SLICE: i64 = 1_000;
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Where a proof's photo comes from.
 pub enum PhotoSource {
@@ -44,17 +50,26 @@ pub enum PhotoSource {
     Uploaded(String),
 }
 
-/// A proof's photo, checked and stored, with the upload references this request holds on its files until a proof
-/// takes them ([`take`]) or the request gives up ([`release`]).
+/// A proof's photo, checked and stored, held by the request that stored it until a proof takes it ([`take`]) or
+/// the request gives up ([`release`]).
 #[derive(Debug)]
 pub struct StoredPhoto {
     owner: UserId,
+    /// This request: the holder of its references.
+    holder: Uuid,
     pub photo_hash: String,
     pub thumb_hash: String,
     pub mime: &'static str,
-    /// The upload references this request created (and so removes if it gives up); one that was already there
-    /// belongs to an earlier upload and is left to expire.
-    created: Vec<String>,
+}
+
+impl StoredPhoto {
+    /// The photo and thumbnail, in name order (the order every transaction locks files in).
+    fn hashes(&self) -> Vec<&str> {
+        let mut hashes = vec![self.photo_hash.as_str(), self.thumb_hash.as_str()];
+        hashes.sort_unstable();
+        hashes.dedup();
+        hashes
+    }
 }
 
 fn photo_missing() -> ApiError {
@@ -113,66 +128,54 @@ async fn admit(state: &AppState, user: UserId) -> ApiResult<()> {
     Ok(())
 }
 
-/// Holds `owner`'s upload references to `hashes` (in name order, the order every transaction locks files in) and
-/// answers the ones this created.
-async fn hold(state: &AppState, owner: UserId, hashes: &[&str]) -> ApiResult<Vec<String>> {
+/// `holder`'s references to `hashes` for `owner`, kept a day, committed before any of the files is written.
+async fn hold(state: &AppState, owner: UserId, holder: Uuid, hashes: &[&str]) -> ApiResult<()> {
     let mut sorted: Vec<&str> = hashes.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
     let now = Utc::now().timestamp_millis();
-    let mut created = Vec::new();
     let mut tx = state.db.begin_write().await?;
     for hash in sorted {
         store::uploads::lock_file(&mut tx, hash, now).await?;
-        if store::uploads::hold_upload(&mut tx, hash, owner.as_uuid(), now + UPLOAD_KEPT_MS, now).await? {
-            created.push(hash.to_owned());
-        }
+        store::uploads::hold(&mut tx, hash, holder, owner.as_uuid(), now + UPLOAD_KEPT_MS, now).await?;
     }
     tx.commit().await?;
-    Ok(created)
+    Ok(())
 }
 
-/// Holds references to the files, then writes them. If a write fails, what this request created is released.
-async fn hold_and_write(state: &AppState, owner: UserId, files: &[(&str, &[u8])]) -> ApiResult<Vec<String>> {
-    let hashes: Vec<&str> = files.iter().map(|(hash, _)| *hash).collect();
-    let created = hold(state, owner, &hashes).await?;
+/// Writes files whose references are held. Storing content already there writes nothing.
+async fn write(state: &AppState, files: &[(&str, &[u8])]) -> ApiResult<()> {
     for (hash, bytes) in files {
-        let written = state.files.put(bytes).await;
-        match written {
-            Ok(name) if name == *hash => {}
-            Ok(name) => {
-                release_created(state, owner, &created).await;
-                return Err(ApiError::internal(&format!("file {hash} was stored as {name}")));
-            }
-            Err(e) => {
-                release_created(state, owner, &created).await;
-                return Err(ApiError::internal(&e));
-            }
+        let name = state.files.put(bytes).await.map_err(|e| ApiError::internal(&e))?;
+        if name != *hash {
+            return Err(ApiError::internal(&format!("file {hash} was stored as {name}")));
         }
     }
-    Ok(created)
+    Ok(())
 }
 
-/// `/sync/photos`: checks a photo and keeps it, by content hash, for a proof the person sends later. A retry of a
-/// photo the person already holds answers at once: no quota, no decoding, and its upload is kept a day from now.
+/// `/sync/photos`: checks a photo and keeps it, by content hash, for a proof the person sends later (the person
+/// holds it a day). A retry of a photo the person already holds answers at once: no quota, no decoding, and the
+/// upload is kept a day from now.
 pub async fn upload(state: &AppState, user: UserId, bytes: Bytes) -> ApiResult<String> {
     let hash = sha256_hex(&bytes);
     let mut tx = state.db.begin_read().await?;
     let held = store::uploads::refers(&mut tx, user.as_uuid(), &hash).await?;
     drop(tx);
     if held && state.files.exists(&hash).await.map_err(|e| ApiError::internal(&e))? {
-        hold(state, user, &[&hash]).await?;
+        hold(state, user, user.as_uuid(), &[&hash]).await?;
         return Ok(hash);
     }
     admit(state, user).await?;
     state.decoders.check(bytes.clone()).await.map_err(|e| invalid_photo(&e))?;
-    hold_and_write(state, user, &[(&hash, &bytes)]).await?;
+    hold(state, user, user.as_uuid(), &[&hash]).await?;
+    write(state, &[(&hash, &bytes)]).await?;
     Ok(hash)
 }
 
-/// Checks and stores a proof's photo and its thumbnail. New bytes pass the disk floor and the quota first; an
-/// uploaded photo must be one the person holds (their upload, or a proof of theirs), and is checked again for its
-/// thumbnail but not counted again.
+/// Checks and stores a proof's photo and its thumbnail, held by this request. New bytes pass the disk floor and
+/// the quota first; an uploaded photo must be one the person holds (their upload, or a proof of theirs), and is
+/// checked again for its thumbnail but not counted again.
 pub async fn store_proof_photo(state: &AppState, user: UserId, source: PhotoSource) -> ApiResult<StoredPhoto> {
     let bytes = match source {
         PhotoSource::New(bytes) => {
@@ -190,51 +193,54 @@ pub async fn store_proof_photo(state: &AppState, user: UserId, source: PhotoSour
         }
     };
     let checked: CheckedPhoto = state.decoders.check(bytes.clone()).await.map_err(|e| invalid_photo(&e))?;
-    let photo_hash = sha256_hex(&bytes);
-    let thumb_hash = sha256_hex(&checked.thumbnail_jpeg);
-    let created =
-        hold_and_write(state, user, &[(&photo_hash, &bytes), (&thumb_hash, &checked.thumbnail_jpeg)]).await?;
-    Ok(StoredPhoto { owner: user, photo_hash, thumb_hash, mime: checked.format.mime(), created })
+    let photo = StoredPhoto {
+        owner: user,
+        holder: Uuid::now_v7(),
+        photo_hash: sha256_hex(&bytes),
+        thumb_hash: sha256_hex(&checked.thumbnail_jpeg),
+        mime: checked.format.mime(),
+    };
+    hold(state, user, photo.holder, &photo.hashes()).await?;
+    let files: [(&str, &[u8]); 2] =
+        [(&photo.photo_hash, &bytes), (&photo.thumb_hash, &checked.thumbnail_jpeg)];
+    if let Err(e) = write(state, &files).await {
+        release(state, photo).await;
+        return Err(e);
+    }
+    Ok(photo)
 }
 
-/// Inside the proof's transaction: the proof's references take the place of the upload references.
-pub async fn take(tx: &mut Tx, photo: &StoredPhoto, proof: uuid::Uuid) -> StoreResult<()> {
-    let mut hashes = [photo.photo_hash.as_str(), photo.thumb_hash.as_str()];
-    hashes.sort_unstable();
+/// Inside the proof's transaction: the proof's references take the place of the request's, and of the person's
+/// own upload of the same files (the proof has taken it).
+pub async fn take(tx: &mut Tx, photo: &StoredPhoto, proof: Uuid) -> StoreResult<()> {
     let now = Utc::now().timestamp_millis();
     let owner = photo.owner.as_uuid();
-    for hash in hashes {
+    for hash in photo.hashes() {
         store::uploads::lock_file(tx, hash, now).await?;
         store::uploads::refer_proof(tx, hash, owner, proof, now).await?;
-        store::uploads::drop_upload(tx, owner, hash).await?;
+        store::uploads::drop_held(tx, photo.holder, hash).await?;
+        store::uploads::drop_held(tx, owner, hash).await?;
     }
     Ok(())
 }
 
-/// The proof was not made: the upload references this request created go, and with them any file nothing else
-/// refers to. Best effort: should it fail, the references expire and the collector finds the files.
+/// The proof was not made: this request's references go, and with them any file nothing else refers to. Best
+/// effort: should it fail, the references expire and the collector finds the files.
 pub async fn release(state: &AppState, photo: StoredPhoto) {
-    release_created(state, photo.owner, &photo.created).await;
-}
-
-async fn release_created(state: &AppState, owner: UserId, created: &[String]) {
-    if created.is_empty() {
-        return;
-    }
     let released = async {
         let mut tx = state.db.begin_write().await?;
-        for hash in created {
+        for hash in photo.hashes() {
             if store::uploads::lock_existing(&mut tx, hash).await?.is_none() {
                 continue;
             }
-            store::uploads::drop_upload(&mut tx, owner.as_uuid(), hash).await?;
+            store::uploads::drop_held(&mut tx, photo.holder, hash).await?;
             delete_if_unreferenced(state, &mut tx, hash).await?;
         }
         tx.commit().await?;
         Ok::<_, ApiError>(())
     };
     if let Err(e) = released.await {
-        tracing::warn!(error = %e, "could not release a photo upload; it expires on its own");
+        tracing::warn!(error = %e, "could not release a proof's photo; its hold expires on its own");
     }
 }
 
@@ -270,7 +276,15 @@ async fn collect_one(state: &AppState, hash: &str) -> bool {
 /// The collector's place in its sweep over every stored file, kept between passes.
 #[derive(Debug, Default)]
 pub struct Collector {
-    after: Mutex<String>,
+    sweep: Mutex<Sweep>,
+}
+
+#[derive(Debug, Default)]
+struct Sweep {
+    /// The last file name looked at; empty to start from the beginning.
+    after: String,
+    /// When the last slice was looked at; `None` before the first.
+    last: Option<std::time::Instant>,
 }
 
 /// One pass of the collector on real time (the background worker's step).
@@ -278,10 +292,10 @@ pub async fn collect_step(state: &AppState, collector: &Collector) -> StoreResul
     collect_at(state, collector, Utc::now()).await
 }
 
-/// One pass of the collector as of `now`: drops the upload references expired by then and deletes the files they
-/// leave unreferenced, forgets the quota counts of days gone, and sweeps the next slice of stored files for any
-/// other file nothing refers to (one whose proof was deleted, or whose release failed). Answers the references
-/// dropped and files deleted; reading costs at most one slice, and nothing is written when nothing is due.
+/// One pass of the collector as of `now`: drops the references expired by then (uploads no proof took, holds of
+/// requests that never finished) and deletes the files they leave unreferenced, forgets the quota counts of days gone, and sweeps the next slice of stored files for any
+/// other file nothing refers to (one whose proof was deleted, or whose release failed), at most every
+/// [`SWEEP_EVERY`]. Answers the references dropped and files deleted; nothing is written when nothing is due.
 pub async fn collect_at(state: &AppState, collector: &Collector, now: DateTime<Utc>) -> StoreResult<usize> {
     let now_ms = now.timestamp_millis();
     let mut done = 0;
@@ -309,16 +323,20 @@ pub async fn collect_at(state: &AppState, collector: &Collector, now: DateTime<U
         tx.commit().await?;
     }
 
-    let mut after = collector.after.lock().await;
+    let mut sweep = collector.sweep.lock().await;
+    if sweep.last.is_some_and(|last| last.elapsed() < SWEEP_EVERY) {
+        return Ok(done);
+    }
     let mut tx = state.db.begin_read().await?;
-    let slice = store::uploads::files_after(&mut tx, &after, SWEEP_SLICE).await?;
+    let slice = store::uploads::files_after(&mut tx, &sweep.after, SWEEP_SLICE).await?;
     drop(tx);
-    *after = if slice.len() < SWEEP_SLICE as usize {
+    sweep.after = if slice.len() < SWEEP_SLICE as usize {
         String::new()
     } else {
         slice.last().map(|(hash, _)| hash.clone()).unwrap_or_default()
     };
-    drop(after);
+    sweep.last = Some(std::time::Instant::now());
+    drop(sweep);
     for (hash, _) in slice.iter().filter(|(_, referenced)| !referenced) {
         done += usize::from(collect_one(state, hash).await);
     }

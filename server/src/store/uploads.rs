@@ -59,35 +59,26 @@ pub async fn lock_file(tx: &mut Tx, hash: &str, now_ms: i64) -> StoreResult<()> 
     Ok(())
 }
 
-/// `owner`'s upload reference to `hash`, kept until `expires_at` (or later, if it already was). True when this
-/// created it. The caller holds the file's lock ([`lock_file`]), so no other writer can slip in between the two
-/// statements.
-pub async fn hold_upload(tx: &mut Tx, hash: &str, owner: Uuid, expires_at: i64, now_ms: i64) -> StoreResult<bool> {
-    let kept = on_conn!(tx, conn => sqlx::query(
-            "UPDATE file_refs SET expires_at = CASE WHEN expires_at < $3 THEN $3 ELSE expires_at END \
-             WHERE owner_id = $1 AND hash = $2 AND proof_id IS NULL")
-        .bind(owner)
-        .bind(hash)
-        .bind(expires_at)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected());
-    if kept > 0 {
-        return Ok(false);
-    }
+/// `holder`'s reference to `hash` on behalf of `owner`, kept until `expires_at` (or later, if it already was): a
+/// person's upload (the holder is the person) or a request storing a proof's photo (the holder is the request).
+pub async fn hold(tx: &mut Tx, hash: &str, holder: Uuid, owner: Uuid, expires_at: i64, now_ms: i64) -> StoreResult<()> {
     on_conn!(tx, conn => sqlx::query(
-            "INSERT INTO file_refs (hash, owner_id, proof_id, expires_at, created_at) VALUES ($1, $2, NULL, $3, $4)")
+            "INSERT INTO file_refs (hash, holder, owner_id, proof_id, expires_at, created_at) \
+             VALUES ($1, $2, $3, NULL, $4, $5) \
+             ON CONFLICT (holder, hash) DO UPDATE SET \
+             expires_at = CASE WHEN file_refs.expires_at < $4 THEN $4 ELSE file_refs.expires_at END")
         .bind(hash)
+        .bind(holder)
         .bind(owner)
         .bind(expires_at)
         .bind(now_ms)
         .execute(&mut *conn)
         .await?
         .rows_affected());
-    Ok(true)
+    Ok(())
 }
 
-/// Whether `owner` refers to `hash` at all: an upload of theirs, or one of their proofs.
+/// Whether `owner` refers to `hash` at all: an upload of theirs, one of their proofs, or a request of theirs.
 pub async fn refers(tx: &mut Tx, owner: Uuid, hash: &str) -> StoreResult<bool> {
     let found: Option<i32> = on_conn!(tx, conn => sqlx::query_scalar(
             "SELECT 1 FROM file_refs WHERE owner_id = $1 AND hash = $2 LIMIT 1")
@@ -101,11 +92,11 @@ pub async fn refers(tx: &mut Tx, owner: Uuid, hash: &str) -> StoreResult<bool> {
 /// A proof's reference to one of its files (its photo or thumbnail), kept as long as the proof.
 pub async fn refer_proof(tx: &mut Tx, hash: &str, owner: Uuid, proof: Uuid, now_ms: i64) -> StoreResult<()> {
     on_conn!(tx, conn => sqlx::query(
-            "INSERT INTO file_refs (hash, owner_id, proof_id, expires_at, created_at) VALUES ($1, $2, $3, NULL, $4) \
-             ON CONFLICT (proof_id, hash) WHERE proof_id IS NOT NULL DO NOTHING")
+            "INSERT INTO file_refs (hash, holder, owner_id, proof_id, expires_at, created_at) \
+             VALUES ($1, $2, $3, $2, NULL, $4) ON CONFLICT (holder, hash) DO NOTHING")
         .bind(hash)
-        .bind(owner)
         .bind(proof)
+        .bind(owner)
         .bind(now_ms)
         .execute(&mut *conn)
         .await?
@@ -113,10 +104,10 @@ pub async fn refer_proof(tx: &mut Tx, hash: &str, owner: Uuid, proof: Uuid, now_
     Ok(())
 }
 
-/// Drops `owner`'s upload reference to `hash`, if there is one.
-pub async fn drop_upload(tx: &mut Tx, owner: Uuid, hash: &str) -> StoreResult<()> {
-    on_conn!(tx, conn => sqlx::query("DELETE FROM file_refs WHERE owner_id = $1 AND hash = $2 AND proof_id IS NULL")
-        .bind(owner)
+/// Drops `holder`'s expiring reference to `hash` (an upload's or a request's), if there is one.
+pub async fn drop_held(tx: &mut Tx, holder: Uuid, hash: &str) -> StoreResult<()> {
+    on_conn!(tx, conn => sqlx::query("DELETE FROM file_refs WHERE holder = $1 AND hash = $2 AND proof_id IS NULL")
+        .bind(holder)
         .bind(hash)
         .execute(&mut *conn)
         .await?
@@ -156,7 +147,7 @@ pub async fn forget_file(tx: &mut Tx, hash: &str) -> StoreResult<()> {
     Ok(())
 }
 
-/// Whether some upload reference has expired at `now_ms`.
+/// Whether some reference has expired at `now_ms`.
 pub async fn any_expired(tx: &mut Tx, now_ms: i64) -> StoreResult<bool> {
     let found: Option<i32> = on_conn!(tx, conn => sqlx::query_scalar(
             "SELECT 1 FROM file_refs WHERE proof_id IS NULL AND expires_at <= $1 LIMIT 1")
@@ -166,11 +157,11 @@ pub async fn any_expired(tx: &mut Tx, now_ms: i64) -> StoreResult<bool> {
     Ok(found.is_some())
 }
 
-/// Drops up to `limit` upload references expired at `now_ms`; answers the files they referred to.
+/// Drops up to `limit` references expired at `now_ms`; answers the files they referred to.
 pub async fn drop_expired(tx: &mut Tx, now_ms: i64, limit: i64) -> StoreResult<Vec<String>> {
     Ok(on_conn!(tx, conn => sqlx::query_scalar(
-            "DELETE FROM file_refs WHERE proof_id IS NULL AND expires_at <= $1 AND (owner_id, hash) IN \
-             (SELECT owner_id, hash FROM file_refs WHERE proof_id IS NULL AND expires_at <= $1 LIMIT $2) \
+            "DELETE FROM file_refs WHERE proof_id IS NULL AND expires_at <= $1 AND (holder, hash) IN \
+             (SELECT holder, hash FROM file_refs WHERE proof_id IS NULL AND expires_at <= $1 LIMIT $2) \
              RETURNING hash")
         .bind(now_ms)
         .bind(limit)
