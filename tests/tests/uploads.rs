@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 on_both_databases!(
     a_proof_that_is_not_made_leaves_no_file_and_no_reference,
+    one_persons_requests_with_one_photo_never_release_each_others_files,
     a_shared_photo_goes_only_with_its_last_reference,
     an_upload_no_proof_takes_is_collected_after_a_day,
     photos_past_the_days_quota_are_refused,
@@ -59,7 +60,7 @@ async fn collect_in(s: &TestServer, hours: i64) -> usize {
 async fn running_photo_challenge(s: &TestServer, people: &[&str], proof_type: &str) -> (String, Vec<String>) {
     let mut tokens = Vec::new();
     for name in people {
-        tokens.push(funded_user(&s.state.db, name, 10_000).await.1);
+        tokens.push(funded_user(&s.state.db, name, 20_000).await.1);
     }
     let mut body = challenge_body(s, "Photos", 5, 10_000, 10);
     body["proof_type"] = json!(proof_type);
@@ -122,6 +123,37 @@ async fn a_proof_that_is_not_made_leaves_no_file_and_no_reference(backend: Backe
     assert_eq!((status, code(&b)), (StatusCode::CONFLICT, "PROOF_ALREADY_SUBMITTED"));
     assert_eq!(files_on_disk(&s), on_disk);
     assert_eq!(s.count("file_refs").await, 2);
+}
+
+/// One person sends one photo to two challenges at once, four times to the first: three of those lose the day's
+/// race and let go of what they held, and the two proofs that were made keep the photo and its thumbnail.
+async fn one_persons_requests_with_one_photo_never_release_each_others_files(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| c.run_workers = false).await;
+    let (first, tokens) = running_photo_challenge(&s, &["busy", "friend"], "PHOTO").await;
+    let mut body = challenge_body(&s, "More photos", 5, 10_000, 10);
+    body["proof_type"] = json!("PHOTO");
+    let (status, ch) = s.post("/api/v1/challenges", Some(&tokens[1]), &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{ch}");
+    let second = ch["id"].as_str().unwrap().to_owned();
+    s.post(&format!("/api/v1/challenges/{second}/join"), Some(&tokens[0]), &json!({})).await;
+    let start: chrono::NaiveDate = body["start_date"].as_str().unwrap().parse().unwrap();
+    move_clock_to(&s, start);
+    scheduler::step(&s.state).await.unwrap();
+
+    let photo = jpeg(600, 400);
+    let targets = [&first, &first, &first, &first, &second];
+    let answers = join_all(targets.iter().map(|c| s.submit_proof(&tokens[0], c, Some(("p.jpg", photo.clone())), None))).await;
+    let made: Vec<&Value> = answers.iter().filter(|(st, _)| *st == StatusCode::CREATED).map(|(_, b)| b).collect();
+    assert_eq!(made.len(), 2, "one proof in each challenge: {answers:?}");
+    for proof in made {
+        let url = s.url(proof["photo_url"].as_str().unwrap());
+        let resp = s.http.get(url).bearer_auth(&tokens[0]).send().await.unwrap();
+        assert_eq!(resp.bytes().await.unwrap().to_vec(), photo);
+        let url = s.url(proof["thumbnail_url"].as_str().unwrap());
+        assert_eq!(s.http.get(url).bearer_auth(&tokens[0]).send().await.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(files_on_disk(&s).len(), 2);
+    assert_eq!(s.count("file_refs").await, 4, "each proof refers to the photo and the thumbnail");
 }
 
 /// One photo, three people: the host proves with it, a friend uploads the same bytes and proves with them from the
