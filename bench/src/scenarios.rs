@@ -689,7 +689,11 @@ pub async fn progress(backend: Backend, options: &Options, people: usize, days: 
         .with_server_times(&times)
         .checked(
             exact,
-            format!("{} participants, {accepted} accepted days of {proofs}, {} proved today", rows.len(), last["today_proofs"]),
+            format!(
+                "{} participants, {accepted} accepted days of {proofs}, {} proved today",
+                rows.len(),
+                last["today_proofs"]
+            ),
         )
 }
 

@@ -110,7 +110,11 @@ async fn admit(state: &AppState, user: UserId) -> ApiResult<()> {
     if floor_mb > 0 {
         let free = state.files.available_bytes().await.map_err(|e| ApiError::internal(&e))?;
         if let Some(free) = free.filter(|&free| free < floor_mb.saturating_mul(1024 * 1024)) {
-            tracing::warn!(free_mb = free / (1024 * 1024), floor_mb, "photo refused: the photo store's disk is short of space");
+            tracing::warn!(
+                free_mb = free / (1024 * 1024),
+                floor_mb,
+                "photo refused: the photo store's disk is short of space"
+            );
             return Err(storage_full());
         }
     }
@@ -201,8 +205,7 @@ pub async fn store_proof_photo(state: &AppState, user: UserId, source: PhotoSour
         mime: checked.format.mime(),
     };
     hold(state, user, photo.holder, &photo.hashes()).await?;
-    let files: [(&str, &[u8]); 2] =
-        [(&photo.photo_hash, &bytes), (&photo.thumb_hash, &checked.thumbnail_jpeg)];
+    let files: [(&str, &[u8]); 2] = [(&photo.photo_hash, &bytes), (&photo.thumb_hash, &checked.thumbnail_jpeg)];
     if let Err(e) = write(state, &files).await {
         release(state, photo).await;
         return Err(e);

@@ -92,7 +92,8 @@ async fn a_proof_that_is_not_made_leaves_no_file_and_no_reference(backend: Backe
     let s = TestServer::start_with(backend, |c| c.run_workers = false).await;
     let (id, tokens) = running_photo_challenge(&s, &["racer", "friend"], "PHOTO").await;
     let photos: Vec<Vec<u8>> = (0..8).map(|i| jpeg(400 + i, 300)).collect();
-    let answers = join_all(photos.iter().map(|p| s.submit_proof(&tokens[0], &id, Some(("p.jpg", p.clone())), None))).await;
+    let answers =
+        join_all(photos.iter().map(|p| s.submit_proof(&tokens[0], &id, Some(("p.jpg", p.clone())), None))).await;
     let made: Vec<&Value> = answers.iter().filter(|(st, _)| *st == StatusCode::CREATED).map(|(_, b)| b).collect();
     assert_eq!(made.len(), 1, "{answers:?}");
     assert!(
@@ -142,7 +143,8 @@ async fn one_persons_requests_with_one_photo_never_release_each_others_files(bac
 
     let photo = jpeg(600, 400);
     let targets = [&first, &first, &first, &first, &second];
-    let answers = join_all(targets.iter().map(|c| s.submit_proof(&tokens[0], c, Some(("p.jpg", photo.clone())), None))).await;
+    let answers =
+        join_all(targets.iter().map(|c| s.submit_proof(&tokens[0], c, Some(("p.jpg", photo.clone())), None))).await;
     let made: Vec<&Value> = answers.iter().filter(|(st, _)| *st == StatusCode::CREATED).map(|(_, b)| b).collect();
     assert_eq!(made.len(), 2, "one proof in each challenge: {answers:?}");
     for proof in made {

@@ -19,9 +19,9 @@ use crate::app::AppState;
 use crate::auth::tokens::AccessClaims;
 use crate::error::{ApiError, ApiResult};
 use crate::notify;
-use crate::uploads::{self, PhotoSource, StoredPhoto};
 use crate::store::challenges::{ChallengeRow, NewProof, ProofRow};
 use crate::store::{self, Tx, from_millis};
+use crate::uploads::{self, PhotoSource, StoredPhoto};
 
 /// What a person sent as a day's proof.
 pub struct Submission {
