@@ -8,7 +8,7 @@ use flate2::{Compress, Compression, FlushCompress};
 /// 200 KB on disk and 216 MB decoded.
 pub fn png16_black(width: u32, height: u32, note: &str) -> Vec<u8> {
     let row = 1 + width as usize * 6;
-    let band_rows = (1..=64).rev().find(|n| height % n == 0).unwrap_or(1) as usize;
+    let band_rows = (1..=64).rev().find(|n| height.is_multiple_of(*n)).unwrap_or(1) as usize;
     let band = vec![0u8; row * band_rows];
     let mut block = Vec::with_capacity(band.len() / 64 + 4096);
     let mut deflate = Compress::new(Compression::best(), false);
