@@ -34,7 +34,7 @@ use crate::store::{self, StoreResult, Tx};
 
 /// How long an upload no proof has taken is kept: a day after it was last uploaded.
 pub const UPLOAD_KEPT_MS: i64 = 24 * 3600 * 1000;
-/// Expired upload references dropped per statement.
+/// Expired references dropped per statement.
 const EXPIRY_BATCH: i64 = 500;
 /// Stored files looked at per slice of the collector's sweep, and how often a slice is looked at: the sweep is the
 /// fallback for files whose last reference went some other way than expiring (a proof deleted, a release that
@@ -233,9 +233,6 @@ pub async fn release(state: &AppState, photo: StoredPhoto) {
     let released = async {
         let mut tx = state.db.begin_write().await?;
         for hash in photo.hashes() {
-            if store::uploads::lock_existing(&mut tx, hash).await?.is_none() {
-                continue;
-            }
             store::uploads::drop_held(&mut tx, photo.holder, hash).await?;
             delete_if_unreferenced(state, &mut tx, hash).await?;
         }
@@ -247,8 +244,7 @@ pub async fn release(state: &AppState, photo: StoredPhoto) {
     }
 }
 
-/// Deletes the file and forgets it if nothing refers to it. The caller holds the file's lock
-/// ([`store::uploads::lock_existing`]) and commits afterwards.
+/// Deletes the file and forgets it if nothing refers to it, under the file's lock; the caller commits afterwards.
 async fn delete_if_unreferenced(state: &AppState, tx: &mut Tx, hash: &str) -> ApiResult<bool> {
     if store::uploads::lock_existing(tx, hash).await? != Some(false) {
         return Ok(false);
@@ -296,9 +292,10 @@ pub async fn collect_step(state: &AppState, collector: &Collector) -> StoreResul
 }
 
 /// One pass of the collector as of `now`: drops the references expired by then (uploads no proof took, holds of
-/// requests that never finished) and deletes the files they leave unreferenced, forgets the quota counts of days gone, and sweeps the next slice of stored files for any
-/// other file nothing refers to (one whose proof was deleted, or whose release failed), at most every
-/// [`SWEEP_EVERY`]. Answers the references dropped and files deleted; nothing is written when nothing is due.
+/// requests that never finished) and deletes the files they leave unreferenced; forgets the quota counts of days
+/// gone; and, at most every [`SWEEP_EVERY`], sweeps the next slice of stored files for any other file nothing
+/// refers to (one whose proof was deleted, or whose release failed). Answers the references dropped and files
+/// deleted; nothing is written when nothing is due.
 pub async fn collect_at(state: &AppState, collector: &Collector, now: DateTime<Utc>) -> StoreResult<usize> {
     let now_ms = now.timestamp_millis();
     let mut done = 0;
