@@ -29,6 +29,7 @@ enum Scenario {
     PushRetries,
     Settlement,
     Ledger,
+    Progress,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -124,6 +125,9 @@ fn main() {
         }
         if all || args.scenario == Scenario::Ledger {
             rows.extend(scenarios::ledger(backend, size(20_000)).await);
+        }
+        if all || args.scenario == Scenario::Progress {
+            rows.push(scenarios::progress(backend, &options, size(10_000), 30, 10).await);
         }
         rows
     });

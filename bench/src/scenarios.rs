@@ -636,3 +636,160 @@ fn tracing_free_warning(message: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "nene-bench: {message}");
 }
+
+const PROGRESS_ROUTE: &str = "/api/v1/challenges/{id}/progress";
+
+/// A running challenge of `people` participants on its last of `days` days, each of whom proved three days in four
+/// (225,000 proofs for 10,000 people and 30 days), written straight to the database; then `requests` reads of its
+/// live figures from one client, one after another (each answer carries every participant's proved days).
+pub async fn progress(backend: Backend, options: &Options, people: usize, days: i64, requests: usize) -> Row {
+    let s = target(backend, options, Settings::default()).await;
+    let users = setup::users(&s.db, people, 0).await;
+    let (id, proofs, today_proofs) = progress_setup(&s.db, &users, days).await;
+    let url = s.url(&format!("/api/v1/challenges/{id}/progress"));
+    let http = client();
+    let token = users[0].1.clone();
+    let read = |http: reqwest::Client, url: String, token: String| async move {
+        let t = Instant::now();
+        let resp = http.get(url).bearer_auth(token).send().await.ok()?;
+        let ok = resp.status() == StatusCode::OK;
+        let body: Value = resp.json().await.ok()?;
+        ok.then_some((body, t.elapsed()))
+    };
+    // One unmeasured read warms the connections and the statement caches.
+    let _ = read(http.clone(), url.clone(), token.clone()).await;
+    let before = ServerTimes::read(&http, &s.base, PROGRESS_ROUTE).await;
+    let watch = s.reset_peak();
+    let start = Instant::now();
+    let mut lat = Latencies::default();
+    let mut errors = 0;
+    let mut last = Value::Null;
+    for _ in 0..requests {
+        match read(http.clone(), url.clone(), token.clone()).await {
+            Some((body, took)) => {
+                lat.record(took);
+                last = body;
+            }
+            None => errors += 1,
+        }
+    }
+    let elapsed = start.elapsed();
+    let memory = watch.finish();
+    let times = ServerTimes::read(&http, &s.base, PROGRESS_ROUTE).await.since(&before);
+    let placement = s.placement();
+    s.stop().await;
+    let rows = last["participants"].as_array().cloned().unwrap_or_default();
+    let accepted: i64 = rows.iter().map(|p| p["accepted_days"].as_i64().unwrap_or(0)).sum();
+    let listed: usize = rows.iter().map(|p| p["proved_days"].as_array().map_or(0, Vec::len)).sum();
+    let exact = last["participant_count"] == people as i64
+        && accepted == proofs
+        && listed as i64 == proofs
+        && last["today_proofs"] == today_proofs
+        && last["proof_days"] == days;
+    Row::new(&format!("progress ({people} × {days} days)"), db_name(backend), requests as u64, errors, elapsed, &lat)
+        .with_memory(memory, placement)
+        .with_server_times(&times)
+        .checked(
+            exact,
+            format!(
+                "{} participants, {accepted} accepted days of {proofs}, {} proved today",
+                rows.len(),
+                last["today_proofs"]
+            ),
+        )
+}
+
+/// The progress scenario's challenge: in progress, its last day today (in Seoul), every user a participant, and
+/// participant `i` proved day `d` unless `(i + d) % 4 == 0`. Answers its id, the proofs written and today's.
+async fn progress_setup(db: &Db, users: &[(UserId, String)], days: i64) -> (Uuid, i64, i64) {
+    let id = Uuid::now_v7();
+    let now = chrono::Utc::now();
+    let today = now.with_timezone(&chrono_tz::Asia::Seoul).date_naive();
+    let calendar = nene_server::challenges::rules::Calendar {
+        start: today - chrono::Duration::days(days - 1),
+        end: today,
+        tz: chrono_tz::Asia::Seoul,
+        weekdays: 127,
+    };
+    let people = i64::try_from(users.len()).unwrap_or(i64::MAX);
+    let row = store::challenges::ChallengeRow {
+        id,
+        creator_id: users[0].0.as_uuid(),
+        creator_nickname: String::new(),
+        title: "progress".into(),
+        description: String::new(),
+        category: "HEALTH".into(),
+        proof_type: "TEXT".into(),
+        start_date: calendar.start.to_string(),
+        end_date: calendar.end.to_string(),
+        timezone: "Asia/Seoul".into(),
+        proof_weekdays: 127,
+        proof_days: days,
+        stake: 1_000,
+        capacity: people.max(2),
+        min_participants: 2,
+        success_threshold: 80,
+        fee_bps: 0,
+        status: "IN_PROGRESS".into(),
+        participant_count: people,
+        version: 1,
+        starts_at: calendar.starts_at().timestamp_millis(),
+        ends_at: calendar.ends_at().timestamp_millis(),
+        created_at: now.timestamp_millis(),
+        updated_at: now.timestamp_millis(),
+        settled_at: None,
+        deleted_at: None,
+    };
+    let mut tx = db.begin_write().await.expect("write");
+    store::challenges::insert(&mut tx, &row).await.expect("challenge");
+    tx.commit().await.expect("commit");
+    let participations: Vec<store::challenges::NewParticipation> = users
+        .iter()
+        .map(|(user, _)| store::challenges::NewParticipation {
+            id: Uuid::now_v7(),
+            challenge: id,
+            user: user.as_uuid(),
+            stake: 1_000,
+        })
+        .collect();
+    for chunk in participations.chunks(1_000) {
+        let mut tx = db.begin_write().await.expect("write");
+        store::challenges::insert_participations(&mut tx, chunk, now.timestamp_millis()).await.expect("participants");
+        tx.commit().await.expect("commit");
+    }
+    let mut proofs = Vec::new();
+    let mut today_proofs = 0;
+    for (i, p) in participations.iter().enumerate() {
+        for d in 0..days {
+            if (i as i64 + d) % 4 != 0 {
+                proofs.push((p.id, p.user, (calendar.start + chrono::Duration::days(d)).to_string()));
+                today_proofs += i64::from(d == days - 1);
+            }
+        }
+    }
+    let postgres = db.is_postgres();
+    let created = now.timestamp_millis();
+    for chunk in proofs.chunks(2_000) {
+        let mut values = String::new();
+        for r in 0..chunk.len() {
+            let p = |k: usize| if postgres { format!("${}", r * 5 + k) } else { "?".to_owned() };
+            if r > 0 {
+                values.push_str(", ");
+            }
+            values.push_str(&format!("({}, {}, {}, {}, {}, 'done', {created})", p(1), p(2), p(3), p(4), p(5)));
+        }
+        let sql = format!(
+            "INSERT INTO proofs (id, challenge_id, participation_id, user_id, day, text, created_at) VALUES {values}"
+        );
+        let mut tx = db.begin_write().await.expect("write");
+        nene_server::on_conn!(&mut tx, conn => {
+            let mut q = sqlx::query(&sql);
+            for (participation, user, day) in chunk {
+                q = q.bind(Uuid::now_v7()).bind(id).bind(*participation).bind(*user).bind(day.as_str());
+            }
+            q.execute(&mut *conn).await.expect("proofs").rows_affected()
+        });
+        tx.commit().await.expect("commit");
+    }
+    (id, proofs.len() as i64, today_proofs)
+}

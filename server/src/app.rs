@@ -23,6 +23,7 @@ use crate::files::{FileStore, LocalFiles};
 use crate::integrations::fcm::{FcmClient, ServiceAccount};
 use crate::integrations::toss::TossClient;
 use crate::payments::Payments;
+use crate::photos::Decoders;
 use crate::push::Push;
 use crate::sandbox::fcm::FcmSandbox;
 use crate::sandbox::toss::TossSandbox;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub payment_limiter: Arc<PaymentLimiter>,
     /// Proof photos and thumbnails, by content hash.
     pub files: FileStore,
+    /// The photo decodes allowed at once.
+    pub decoders: Decoders,
     /// FCM push, when switched on.
     pub push: Option<Arc<Push>>,
     /// Dev mode: the FCM sandbox served under `/dev/fcm`.
@@ -167,6 +170,7 @@ pub async fn build_state(config: Config, addr: Option<SocketAddr>) -> Result<App
     let (push, fcm_sandbox) = push_from(&config, addr)?;
     let per_minute = NonZeroU32::new(config.payment_requests_per_minute).unwrap_or(NonZeroU32::MIN);
     let workers = Workers::default();
+    let decoders = Decoders::new(config.photo_decoders);
     Ok(AppState {
         db: db.clone(),
         jwt: Arc::new(JwtKeys::new(&secret)),
@@ -179,6 +183,7 @@ pub async fn build_state(config: Config, addr: Option<SocketAddr>) -> Result<App
         wake: Arc::new(Notify::new()),
         payment_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute))),
         files: FileStore::Local(LocalFiles::new(files_root)),
+        decoders,
         push: push.map(Arc::new),
         fcm_sandbox,
         joins: JoinBatcher::start(db.clone(), &workers),

@@ -82,6 +82,14 @@ pub struct Config {
     pub fcm: FcmConfig,
     /// The built web UI served at `/` (`NENE_UI_DIR`; by default `frontend/dist` when that folder exists).
     pub ui_dir: Option<PathBuf>,
+    /// Photos decoded at once (`NENE_PHOTO_DECODERS`; by default one per core). Each decode may take up to
+    /// [`crate::photos::MAX_DECODE_BYTES`], so this bounds the memory photo checking can take.
+    pub photo_decoders: usize,
+    /// New photos one person may upload per UTC day (`NENE_UPLOADS_PER_DAY`), proofs' photos included.
+    pub uploads_per_day: u32,
+    /// New photos are refused while the photo store's disk has less free space than this, in MB
+    /// (`NENE_MIN_FREE_DISK_MB`; 0 turns the check off), so photos never take the room the database needs.
+    pub min_free_disk_mb: u64,
 }
 
 /// Where and how to reach FCM.
@@ -163,6 +171,9 @@ impl Config {
             moderation_grace: Duration::from_secs(48 * 3600),
             fcm: FcmConfig::default(),
             ui_dir: None,
+            photo_decoders: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
+            uploads_per_day: 50,
+            min_free_disk_mb: 1024,
         }
     }
 
@@ -262,6 +273,18 @@ impl Config {
                 });
             }
             config.metrics_token = Some(token.to_owned());
+        }
+        if let Some(n) = get("NENE_PHOTO_DECODERS") {
+            config.photo_decoders = parse_positive("NENE_PHOTO_DECODERS", n)? as usize;
+        }
+        if let Some(n) = get("NENE_UPLOADS_PER_DAY") {
+            config.uploads_per_day = parse_positive("NENE_UPLOADS_PER_DAY", n)?;
+        }
+        if let Some(mb) = get("NENE_MIN_FREE_DISK_MB") {
+            config.min_free_disk_mb = mb.parse().map_err(|_| ConfigError {
+                name: "NENE_MIN_FREE_DISK_MB",
+                reason: format!("`{mb}` is not a whole number of megabytes (0 turns the check off)"),
+            })?;
         }
         if let Some(url) = get("NENE_TOSS_BASE_URL") {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
@@ -463,6 +486,11 @@ mod tests {
             let e = Config::from_vars(&vars(&[("NENE_MODERATION_GRACE_HOURS", bad)])).unwrap_err();
             assert_eq!(e.name, "NENE_MODERATION_GRACE_HOURS");
         }
+        for name in ["NENE_PHOTO_DECODERS", "NENE_UPLOADS_PER_DAY"] {
+            assert_eq!(Config::from_vars(&vars(&[(name, "0")])).unwrap_err().name, name);
+        }
+        let e = Config::from_vars(&vars(&[("NENE_MIN_FREE_DISK_MB", "-5")])).unwrap_err();
+        assert_eq!(e.name, "NENE_MIN_FREE_DISK_MB");
     }
 
     #[test]
@@ -499,5 +527,19 @@ mod tests {
         assert_eq!(c.moderation_grace, Duration::ZERO);
         let c = Config::from_vars(&vars(&[("NENE_MODERATION_GRACE_HOURS", "72")])).unwrap();
         assert_eq!(c.moderation_grace, Duration::from_secs(72 * 3600));
+    }
+
+    #[test]
+    fn upload_limits_are_read() {
+        let c = Config::from_vars(&HashMap::new()).unwrap();
+        assert!(c.photo_decoders >= 1);
+        assert_eq!((c.uploads_per_day, c.min_free_disk_mb), (50, 1024));
+        let c = Config::from_vars(&vars(&[
+            ("NENE_PHOTO_DECODERS", "3"),
+            ("NENE_UPLOADS_PER_DAY", "7"),
+            ("NENE_MIN_FREE_DISK_MB", "0"),
+        ]))
+        .unwrap();
+        assert_eq!((c.photo_decoders, c.uploads_per_day, c.min_free_disk_mb), (3, 7, 0));
     }
 }

@@ -5,7 +5,10 @@
 //! [`FileStore`] is an enum rather than a trait: its only backend today is a folder under the data dir
 //! ([`LocalFiles`]), and an enum keeps plain `async fn`s (no boxed futures, no `async-trait`), is `Clone`, and is
 //! chosen once at start the same way [`crate::store::Db`] picks its engine. An S3-compatible bucket would be one more
-//! variant with the same three operations.
+//! variant with the same operations.
+//!
+//! Whether a blob may be deleted is not this module's business: [`crate::uploads`] records who refers to each one
+//! and deletes a blob only with its last reference.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -64,6 +67,20 @@ impl FileStore {
             FileStore::Local(files) => files.exists(hash).await,
         }
     }
+
+    /// Deletes the content stored under `hash`; deleting what is not there is not an error.
+    pub async fn delete(&self, hash: &str) -> Result<(), FileError> {
+        match self {
+            FileStore::Local(files) => files.delete(hash).await,
+        }
+    }
+
+    /// Bytes still free for new content, when the store can tell.
+    pub async fn available_bytes(&self) -> Result<Option<u64>, FileError> {
+        match self {
+            FileStore::Local(files) => files.available_bytes().await,
+        }
+    }
 }
 
 /// Blobs in a folder, at `root/aa/bb/<hash>` where `aa` and `bb` are the name's first two byte pairs: the fan-out
@@ -116,6 +133,42 @@ impl LocalFiles {
         let path = self.path_of(hash);
         tokio::fs::try_exists(&path).await.map_err(|e| FileError::io(&path, e))
     }
+
+    pub async fn delete(&self, hash: &str) -> Result<(), FileError> {
+        check_name(hash)?;
+        let path = self.path_of(hash);
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => {
+                tracing::debug!(hash = %hash, "deleted a file");
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(FileError::io(&path, e)),
+        }
+    }
+
+    /// Free bytes on the file system that holds (or will hold) the store: the folder itself, or before the first
+    /// write its nearest existing parent. Space reserved for the superuser does not count, as the server does not
+    /// run as one.
+    pub async fn available_bytes(&self) -> Result<Option<u64>, FileError> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || free_space(&root))
+            .await
+            .map_err(|e| FileError::io(&self.root, std::io::Error::other(e)))?
+    }
+}
+
+#[cfg(unix)]
+fn free_space(root: &Path) -> Result<Option<u64>, FileError> {
+    let Some(existing) = root.ancestors().find(|p| p.exists()) else { return Ok(None) };
+    let stats = rustix::fs::statvfs(existing).map_err(|e| FileError::io(existing, e.into()))?;
+    Ok(Some(stats.f_bavail.saturating_mul(stats.f_frsize)))
+}
+
+/// Elsewhere the space is not known, and the free-space floor does not apply.
+#[cfg(not(unix))]
+fn free_space(_root: &Path) -> Result<Option<u64>, FileError> {
+    Ok(None)
 }
 
 /// Writes `bytes` to `path` so that `path` is either absent or complete, never half-written: the content goes to a
@@ -216,6 +269,27 @@ mod tests {
         let expected = root.join(&hash[0..2]).join(&hash[2..4]).join(&hash);
         assert_eq!(std::fs::read(&expected).unwrap(), b"where does it go");
         assert_eq!(files_under(dir.path()), vec![expected]);
+    }
+
+    #[tokio::test]
+    async fn delete_removes_only_that_content_and_forgives_absence() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = store(&dir);
+        let gone = files.put(b"to delete").await.unwrap();
+        let kept = files.put(b"to keep").await.unwrap();
+        files.delete(&gone).await.unwrap();
+        assert!(!files.exists(&gone).await.unwrap());
+        assert!(files.exists(&kept).await.unwrap());
+        files.delete(&gone).await.unwrap();
+        assert!(matches!(files.delete("../etc/passwd").await, Err(FileError::BadName)));
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn free_space_is_known_before_the_first_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let free = store(&dir).available_bytes().await.unwrap().unwrap();
+        assert!(free > 0);
     }
 
     #[tokio::test]

@@ -28,7 +28,17 @@ pub fn spawn_all(state: &AppState, stop: &CancellationToken) -> Vec<JoinHandle<(
         spawn("push", state, stop, |s| async move { crate::push::deliver_step(&s).await }),
         spawn("push-metrics", state, stop, |s| async move { crate::push::record_queue_metrics(&s).await }),
         spawn("outbox-metrics", state, stop, |s| async move { record_depth(&s).await }),
+        spawn_collector(state, stop),
     ]
+}
+
+/// The collector of photos nothing refers to; its sweep's place is kept from one pass to the next.
+fn spawn_collector(state: &AppState, stop: &CancellationToken) -> JoinHandle<()> {
+    let collector = Arc::new(crate::uploads::Collector::default());
+    spawn("files", state, stop, move |s| {
+        let collector = Arc::clone(&collector);
+        async move { crate::uploads::collect_step(&s, &collector).await }
+    })
 }
 
 fn spawn<F, Fut>(name: &'static str, state: &AppState, stop: &CancellationToken, step: F) -> JoinHandle<()>

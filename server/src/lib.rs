@@ -29,6 +29,7 @@ pub mod store;
 pub mod supervisor;
 pub mod sync;
 pub mod telemetry;
+pub mod uploads;
 pub mod wallet;
 
 pub use app::{AppState, Application};

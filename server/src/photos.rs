@@ -1,21 +1,31 @@
 //! Checking proof photos and making their thumbnails.
 //!
 //! A photo is accepted only if its content is a JPEG, PNG or WebP that really decodes: the file name and the
-//! client's content type are never trusted. Decoding is bounded (bytes, pixels, memory) because the input comes from
-//! anyone, and it is CPU-heavy, so the server calls [`check_blocking`], which runs it on the blocking pool.
+//! client's content type are never trusted. The input comes from anyone, and a file of a few hundred kilobytes can
+//! claim pixels that take gigabytes to hold (a 16-bit 6000×6000 PNG of zeros is 205 KB and 216 MB decoded), so
+//! every decode is bounded twice: its header is read first and the photo refused when what decoding it would take
+//! (the pixels at their bit depth, and what the format's decoder keeps besides) passes [`MAX_DECODE_BYTES`]; and
+//! only [`Decoders`]' permits (one per core by default) decode at once, so all decoding together stays under
+//! permits × that bound however many uploads arrive together.
 
 use std::io::Cursor;
+use std::sync::Arc;
 
+use axum::body::Bytes;
 use image::codecs::jpeg::JpegEncoder;
+use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
+use tokio::sync::Semaphore;
 
 /// The largest photo accepted, in bytes.
 pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
-/// The most pixels decoded: more than a phone camera takes. With the side and allocation caps it bounds what one
-/// decode can take (an 8-bit RGB image of 40 megapixels is 120 MB), whatever the file's header claims.
+/// The most pixels decoded: more than a phone camera takes.
 const MAX_PIXELS: u64 = 40_000_000;
 const MAX_SIDE: u32 = 12_000;
-const MAX_ALLOC: u64 = 256 * 1024 * 1024;
+/// The most memory one decode may take: the decoded pixels plus the decoder's own working buffers. A 40-megapixel
+/// 8-bit RGB photo (120 MB) fits; the same pixels at 16 bits per channel, or with a progressive JPEG's
+/// coefficients, must be fewer.
+pub const MAX_DECODE_BYTES: u64 = 128 * 1024 * 1024;
 /// Thumbnails fit in this square.
 const THUMBNAIL_SIDE: u32 = 320;
 const THUMBNAIL_QUALITY: u8 = 80;
@@ -65,9 +75,49 @@ pub enum PhotoError {
     Unreadable,
     #[error("the photo has too many pixels")]
     TooManyPixels,
+    #[error("the photo would take more than {} MB of memory to open", MAX_DECODE_BYTES / (1024 * 1024))]
+    TooLargeToOpen,
     /// The decoding task panicked or was cancelled: a fault on our side, not a verdict on the photo.
     #[error("photo checking task failed: {0}")]
     Join(#[from] tokio::task::JoinError),
+    /// The decoders were closed (the server is stopping): not a verdict on the photo either.
+    #[error("photo checking has stopped")]
+    Stopped,
+}
+
+impl PhotoError {
+    /// Whether the fault is ours rather than the photo's.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, PhotoError::Join(_) | PhotoError::Stopped)
+    }
+}
+
+/// The photo decodes allowed at once, shared by every request that checks a photo. Sized to the cores by default:
+/// decoding is CPU-bound, so more at once would only share the same cores while holding more memory.
+#[derive(Clone, Debug)]
+pub struct Decoders {
+    permits: Arc<Semaphore>,
+}
+
+impl Decoders {
+    pub fn new(at_once: usize) -> Self {
+        Decoders { permits: Arc::new(Semaphore::new(at_once.max(1))) }
+    }
+
+    /// [`check`] on the blocking pool once a decoder is free. The permit is taken before the blocking task exists
+    /// and moves into it: a request dropped while its photo decodes still holds its permit until the decode ends,
+    /// so the bound counts every decode that is running, not only those someone still waits for.
+    ///
+    /// The bytes are shared, not copied: a photo waiting for a decoder costs its upload's buffer and nothing more.
+    pub async fn check(&self, bytes: Bytes) -> Result<CheckedPhoto, PhotoError> {
+        let permit = Arc::clone(&self.permits).acquire_owned().await.map_err(|_| PhotoError::Stopped)?;
+        tokio::task::spawn_blocking(move || {
+            let checked = check(&bytes);
+            drop(permit);
+            checked
+        })
+        .await?
+    }
 }
 
 /// A photo that decodes, with what the server keeps about it.
@@ -95,7 +145,7 @@ pub fn sniff(bytes: &[u8]) -> Option<PhotoFormat> {
 }
 
 /// Checks a proof photo and makes its thumbnail. Cheap checks (size, magic bytes) come first so that junk is
-/// refused without decoding anything. CPU-heavy: call [`check_blocking`] from async code.
+/// refused without decoding anything. CPU-heavy and memory-hungry: async code goes through [`Decoders::check`].
 pub fn check(bytes: &[u8]) -> Result<CheckedPhoto, PhotoError> {
     if bytes.is_empty() {
         return Err(PhotoError::Empty);
@@ -108,32 +158,116 @@ pub fn check(bytes: &[u8]) -> Result<CheckedPhoto, PhotoError> {
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_ALLOC);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format.image_format());
     reader.limits(limits.clone());
     let mut decoder = reader.into_decoder().map_err(decode_error)?;
 
-    // The header is read by now, so the size is known before a single pixel buffer is allocated.
+    // Only the header is read by now: what decoding would take is known before a single pixel buffer exists.
     let (width, height) = decoder.dimensions();
     if u64::from(width) * u64::from(height) > MAX_PIXELS {
         return Err(PhotoError::TooManyPixels);
+    }
+    if decode_cost(format, bytes, width, height, decoder.total_bytes()) > MAX_DECODE_BYTES {
+        return Err(PhotoError::TooLargeToOpen);
     }
     // `ImageReader::decode` would count the output buffer against `max_alloc`; going through the decoder ourselves
     // (to read the orientation) means doing that here.
     limits.reserve(decoder.total_bytes()).map_err(decode_error)?;
     // Phones often store photos sideways with an EXIF tag saying how to turn them; a thumbnail shown sideways looks
-    // broken. A malformed tag is not worth refusing the photo for.
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
-    image.apply_orientation(orientation);
-
-    let thumbnail_jpeg = thumbnail(&image)?;
-    Ok(CheckedPhoto { format, width: image.width(), height: image.height(), thumbnail_jpeg })
+    // broken. A malformed tag is not worth refusing the photo for. The turn is applied to the thumbnail, never to
+    // the full image, which would copy every pixel once more.
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    let (width, height) = match orientation {
+        Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH => {
+            (image.height(), image.width())
+        }
+        _ => (image.width(), image.height()),
+    };
+    let thumbnail_jpeg = thumbnail(image, orientation)?;
+    Ok(CheckedPhoto { format, width, height, thumbnail_jpeg })
 }
 
-/// [`check`] on the blocking pool, so decoding never stalls the async workers.
-pub async fn check_blocking(bytes: Vec<u8>) -> Result<CheckedPhoto, PhotoError> {
-    tokio::task::spawn_blocking(move || check(&bytes)).await?
+/// The bytes decoding a photo of this header takes at its peak: the decoded pixels (`out_bytes`, at the image's
+/// channels and bit depth) and what the format's decoder holds besides them. A progressive JPEG keeps the
+/// coefficients of the whole image (two bytes per sample of each component); a WebP decoder keeps a frame of its
+/// own (up to four bytes a pixel, three frames' worth for an animation). PNG and baseline JPEG decode row by row
+/// into the output.
+fn decode_cost(format: PhotoFormat, bytes: &[u8], width: u32, height: u32, out_bytes: u64) -> u64 {
+    let pixels = u64::from(width) * u64::from(height);
+    let working = match format {
+        PhotoFormat::Png => 0,
+        PhotoFormat::Jpeg => jpeg_coefficient_bytes(bytes, width, height),
+        PhotoFormat::Webp if webp_is_animated(bytes) => pixels.saturating_mul(12),
+        PhotoFormat::Webp => pixels.saturating_mul(4),
+    };
+    out_bytes.saturating_add(working)
+}
+
+/// The memory a JPEG decoder keeps for the whole image's coefficients: none for a sequential (baseline) JPEG, which
+/// is decoded a row of blocks at a time; for a progressive one, two bytes per sample of every component at its own
+/// sampling, padded to whole blocks of the largest sampling. A frame header that cannot be read counts as
+/// progressive with three full-size components (the most a photo decoder is asked to keep).
+fn jpeg_coefficient_bytes(bytes: &[u8], width: u32, height: u32) -> u64 {
+    let worst = u64::from(width) * u64::from(height) * 3 * 2;
+    let Some(frame) = jpeg_frame(bytes) else { return worst };
+    if !frame.progressive {
+        return 0;
+    }
+    let h_max = u64::from(frame.components.iter().map(|c| c.0).max().unwrap_or(1).max(1));
+    let v_max = u64::from(frame.components.iter().map(|c| c.1).max().unwrap_or(1).max(1));
+    let padded_w = u64::from(width).div_ceil(8 * h_max) * 8 * h_max;
+    let padded_h = u64::from(height).div_ceil(8 * v_max) * 8 * v_max;
+    frame
+        .components
+        .iter()
+        .map(|&(h, v)| padded_w * u64::from(h) / h_max * (padded_h * u64::from(v) / v_max) * 2)
+        .fold(0u64, u64::saturating_add)
+}
+
+/// What a JPEG's frame header says: progressive or not, and each component's sampling factors (horizontal,
+/// vertical).
+struct JpegFrame {
+    progressive: bool,
+    components: Vec<(u8, u8)>,
+}
+
+/// Reads the markers after SOI up to the frame header (SOF). Bounded by the input: each step moves forward.
+fn jpeg_frame(bytes: &[u8]) -> Option<JpegFrame> {
+    let mut i = 2;
+    while i + 1 < bytes.len() {
+        if bytes[i] != 0xFF {
+            return None;
+        }
+        let marker = bytes[i + 1];
+        match marker {
+            // Fill bytes before a marker.
+            0xFF => i += 1,
+            // Markers without a length.
+            0x01 | 0xD0..=0xD8 => i += 2,
+            _ => {
+                let length = usize::from(u16::from_be_bytes([*bytes.get(i + 2)?, *bytes.get(i + 3)?]));
+                let segment = bytes.get(i + 4..i + 2 + length)?;
+                // Frame headers: C0–CF except DHT (C4), JPG (C8) and DAC (CC).
+                if (0xC0..=0xCF).contains(&marker) && ![0xC4, 0xC8, 0xCC].contains(&marker) {
+                    let count = usize::from(*segment.get(5)?);
+                    let components = (0..count)
+                        .map(|k| segment.get(6 + 3 * k + 1).map(|s| (s >> 4, s & 0x0F)))
+                        .collect::<Option<Vec<_>>>()?;
+                    let progressive = matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
+                    return Some(JpegFrame { progressive, components });
+                }
+                i += 2 + length;
+            }
+        }
+    }
+    None
+}
+
+/// Whether a WebP file is animated: the animation flag of its extended header (VP8X), when it has one.
+fn webp_is_animated(bytes: &[u8]) -> bool {
+    bytes.get(12..16) == Some(b"VP8X") && bytes.get(20).is_some_and(|flags| flags & 0x02 != 0)
 }
 
 fn decode_error(e: ImageError) -> PhotoError {
@@ -146,15 +280,19 @@ fn decode_error(e: ImageError) -> PhotoError {
     }
 }
 
-/// A JPEG that fits in the thumbnail square, keeping the aspect ratio. `thumbnail` averages every source pixel
-/// into its target pixel: fast on large photos and free of the aliasing of plain sampling. Small photos are kept
-/// at their size rather than blown up.
-fn thumbnail(image: &DynamicImage) -> Result<Vec<u8>, PhotoError> {
-    let small = if image.width() > THUMBNAIL_SIDE || image.height() > THUMBNAIL_SIDE {
-        image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
+/// A JPEG that fits in the thumbnail square, keeping the aspect ratio, turned upright. `thumbnail` averages every
+/// source pixel into its target pixel: fast on large photos and free of the aliasing of plain sampling. Small photos
+/// are kept at their size rather than blown up. The square is the same whichever way the image is turned, so it is
+/// made small first and turned after.
+fn thumbnail(image: DynamicImage, orientation: Orientation) -> Result<Vec<u8>, PhotoError> {
+    let mut small = if image.width() > THUMBNAIL_SIDE || image.height() > THUMBNAIL_SIDE {
+        let small = image.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE);
+        drop(image);
+        small
     } else {
-        image.clone()
+        image
     };
+    small.apply_orientation(orientation);
     let rgb = flatten_on_white(&small);
     let mut out = Vec::new();
     JpegEncoder::new_with_quality(&mut out, THUMBNAIL_QUALITY).encode_image(&rgb).map_err(|e| {
@@ -313,9 +451,18 @@ mod tests {
     /// The PNG signature, an IHDR chunk (8-bit RGB) and an empty IDAT chunk, with correct CRCs: everything a
     /// decoder reads before the pixels, and no pixels.
     fn png_header(width: u32, height: u32) -> Vec<u8> {
+        png_header_of(width, height, 8)
+    }
+
+    /// [`png_header`] at 16 bits per channel.
+    fn png16_header(width: u32, height: u32) -> Vec<u8> {
+        png_header_of(width, height, 16)
+    }
+
+    fn png_header_of(width: u32, height: u32, depth: u8) -> Vec<u8> {
         let mut ihdr = width.to_be_bytes().to_vec();
         ihdr.extend_from_slice(&height.to_be_bytes());
-        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        ihdr.extend_from_slice(&[depth, 2, 0, 0, 0]);
         let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
         push_chunk(&mut bytes, b"IHDR", &ihdr);
         push_chunk(&mut bytes, b"IDAT", &[]);
@@ -342,10 +489,88 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn check_blocking_gives_the_same_answers() {
+    async fn decoders_give_the_same_answers() {
+        let decoders = Decoders::new(1);
         let bytes = encode(&gradient(1000, 600), ImageFormat::WebP);
-        let checked = check_blocking(bytes).await.unwrap();
+        let checked = decoders.check(bytes.into()).await.unwrap();
         assert_eq!((checked.format, checked.width, checked.height), (PhotoFormat::Webp, 1000, 600));
-        assert!(matches!(check_blocking(b"hello, I ran today".to_vec()).await, Err(PhotoError::NotAPhoto)));
+        assert!(matches!(decoders.check(Bytes::from_static(b"hello, I ran today")).await, Err(PhotoError::NotAPhoto)));
+    }
+
+    #[tokio::test]
+    async fn no_more_decode_at_once_than_there_are_permits() {
+        let decoders = Decoders::new(2);
+        // Hold both permits: a third check waits for one, and runs once one is free.
+        let held = Arc::clone(&decoders.permits).acquire_many_owned(2).await.unwrap();
+        let bytes = encode(&gradient(64, 64), ImageFormat::Png);
+        let waiting = tokio::spawn({
+            let decoders = decoders.clone();
+            async move { decoders.check(bytes.into()).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        assert_eq!(decoders.permits.available_permits(), 0);
+        drop(held);
+        let checked = tokio::time::timeout(std::time::Duration::from_secs(30), waiting).await.unwrap().unwrap();
+        assert_eq!(checked.unwrap().width, 64);
+        assert_eq!(decoders.permits.available_permits(), 2);
+    }
+
+    /// A 16-bit RGB PNG of `width`×`height` zeros, compressed (a 6000×6000 one is about 200 KB).
+    fn png16_zeros(width: u32, height: u32) -> Vec<u8> {
+        let image = image::ImageBuffer::<image::Rgb<u16>, _>::new(width, height);
+        let mut out = Cursor::new(Vec::new());
+        image.write_to(&mut out, ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn what_decoding_takes_is_judged_from_the_header() {
+        // The pixels at their bit depth: 16-bit RGB is six bytes a pixel, so 5000×5000 (25 megapixels, under the
+        // pixel cap) would take 150 MB and is refused, while the same as 8-bit (75 MB) is fine.
+        assert!(matches!(check(&png16_header(5000, 5000)), Err(PhotoError::TooLargeToOpen)));
+        assert!(matches!(check(&png_header(5000, 5000)), Err(PhotoError::Unreadable)));
+        // A real 16-bit photo within the bound decodes.
+        let checked = check(&png16_zeros(400, 300)).unwrap();
+        assert_eq!((checked.width, checked.height), (400, 300));
+    }
+
+    #[test]
+    fn progressive_jpegs_count_their_coefficients() {
+        let source = gradient(640, 480);
+        let baseline = encode(&source, ImageFormat::Jpeg);
+        let frame = jpeg_frame(&baseline).unwrap();
+        assert!(!frame.progressive);
+        assert_eq!(jpeg_coefficient_bytes(&baseline, 640, 480), 0);
+        // The same frame header marked progressive (SOF2): three full-size components (image's encoder does not
+        // subsample), two bytes a sample.
+        let mut progressive = baseline.clone();
+        let at = progressive.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        progressive[at + 1] = 0xC2;
+        let frame = jpeg_frame(&progressive).unwrap();
+        assert!(frame.progressive);
+        assert_eq!(frame.components, vec![(1, 1), (1, 1), (1, 1)]);
+        assert_eq!(jpeg_coefficient_bytes(&progressive, 640, 480), 640 * 480 * 3 * 2);
+        // With luma sampled 2×2 (chroma at a quarter, as phones write): one full plane and two quarter ones.
+        // The Y component's sampling byte follows the marker, length, precision, height, width, count and its id.
+        progressive[at + 11] = 0x22;
+        assert_eq!(jpeg_frame(&progressive).unwrap().components, vec![(2, 2), (1, 1), (1, 1)]);
+        assert_eq!(jpeg_coefficient_bytes(&progressive, 640, 480), (640 * 480 + 2 * 320 * 240) * 2);
+        // Without a readable frame header, the worst case.
+        assert_eq!(jpeg_coefficient_bytes(&[0xFF, 0xD8, 0xFF], 10, 10), 600);
+        // 12 megapixels (a phone's photo) fit either way; 40 progressive ones do not.
+        assert!(decode_cost(PhotoFormat::Jpeg, &progressive, 4032, 3024, 4032 * 3024 * 3) <= MAX_DECODE_BYTES);
+        assert!(decode_cost(PhotoFormat::Jpeg, &progressive, 7300, 5475, 7300 * 5475 * 3) > MAX_DECODE_BYTES);
+        assert!(decode_cost(PhotoFormat::Jpeg, &baseline, 7300, 5475, 7300 * 5475 * 3) <= MAX_DECODE_BYTES);
+    }
+
+    #[test]
+    fn animated_webp_is_recognised() {
+        let mut vp8x = b"RIFF\0\0\0\0WEBPVP8X\x0a\0\0\0".to_vec();
+        vp8x.extend_from_slice(&[0x02, 0, 0, 0]);
+        assert!(webp_is_animated(&vp8x));
+        vp8x[20] = 0x10; // alpha only
+        assert!(!webp_is_animated(&vp8x));
+        assert!(!webp_is_animated(&encode(&gradient(10, 10), ImageFormat::WebP)));
     }
 }

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use nene_shared::challenges::ChallengeId;
 use nene_shared::sync::{
     ChallengeIntent, ChallengeSnapshot, Intent, IntentKind, IntentResult, IntentStatus, ProofIntent, PullResponse,
     PushRequest, PushResponse, SyncedNotification,
@@ -21,10 +20,10 @@ use crate::app::AppState;
 use crate::auth::tokens::AccessClaims;
 use crate::challenges::{self, proofs};
 use crate::error::{ApiError, ApiResult};
-use crate::files::FileError;
 use crate::ledger::AccountId;
 use crate::store::from_millis;
 use crate::store::sync::{IntentKey, IntentRow, Receipt};
+use crate::uploads::{self, PhotoSource};
 use crate::{inbox, store, wallet};
 
 /// Rows of each kind per pull; `more` says when there are more.
@@ -86,11 +85,13 @@ pub async fn pull(state: &AppState, user: UserId, cursor: Option<&str>) -> ApiRe
         current.iter().filter(|(id, v)| cursor.c.get(id) != Some(v)).map(|(id, _)| *id).collect();
     let gone: Vec<Uuid> = cursor.c.keys().filter(|id| !current.iter().any(|(c, _)| c == *id)).copied().collect();
     changed.extend(gone.iter().copied());
+    // Only the changed challenges are read, in one snapshot, each with one aggregate statement for its progress.
     let mut challenges = Vec::new();
+    let now = state.clock.now();
+    let mut tx = state.db.begin_read().await?;
     for id in changed.iter().take(PAGE as usize) {
-        let cid = ChallengeId::from_uuid(*id);
-        match (challenges::get(state, user, cid).await, challenges::progress(state, cid).await) {
-            (Ok(challenge), Ok(progress)) => {
+        match challenges::snapshot_in(&mut tx, user, *id, now).await {
+            Ok((challenge, progress)) => {
                 if gone.contains(id) {
                     cursor.c.remove(id);
                 } else {
@@ -99,11 +100,13 @@ pub async fn pull(state: &AppState, user: UserId, cursor: Option<&str>) -> ApiRe
                 challenges.push(ChallengeSnapshot { challenge, progress });
             }
             // Deleted meanwhile: nothing to show, stop tracking it.
-            _ => {
+            Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => {
                 cursor.c.remove(id);
             }
+            Err(e) => return Err(e),
         }
     }
+    drop(tx);
     more |= changed.len() > PAGE as usize;
     Ok(PullResponse {
         wallet: wallet::wallet(&state.db, user).await?,
@@ -310,22 +313,8 @@ async fn apply(
         }
         IntentKind::Proof => {
             let body: ProofIntent = serde_json::from_value(intent.body.clone()).map_err(bad_body)?;
-            let photo = match &body.photo_hash {
-                None => None,
-                // A name that is no photo's, or no photo stored under it, is the intent's fault; failing to read
-                // one is ours, and a later send may succeed.
-                Some(hash) => Some(
-                    state
-                        .files
-                        .get(hash)
-                        .await
-                        .map_err(|e| match e {
-                            FileError::BadName => photo_missing(),
-                            other => ApiError::internal(&other),
-                        })?
-                        .ok_or_else(photo_missing)?,
-                ),
-            };
+            // The photo was uploaded before (`POST /sync/photos`) and is named by its hash; the person must hold it.
+            let photo = body.photo_hash.map(PhotoSource::Uploaded);
             let arrival = proofs::Arrival { received, intent: Some(key) };
             proofs::submit_arrived(
                 state,
@@ -345,18 +334,8 @@ async fn apply(
     }
 }
 
-fn photo_missing() -> ApiError {
-    ApiError::validation(BTreeMap::from([("photo_hash".to_owned(), FieldCode::Invalid)]))
-}
-
-/// Stores an uploaded photo by its content hash (checked like a proof photo); uploading it again changes nothing.
-pub async fn upload_photo(state: &AppState, bytes: Vec<u8>) -> ApiResult<String> {
-    crate::photos::check_blocking(bytes.clone()).await.map_err(|e| {
-        ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::InvalidPhoto,
-            format!("The photo cannot be used: {e}."),
-        )
-    })?;
-    state.files.put(&bytes).await.map_err(|e| ApiError::internal(&e))
+/// Stores an uploaded photo by its content hash (checked like a proof photo) for a proof `user` sends later;
+/// uploading it again changes nothing.
+pub async fn upload_photo(state: &AppState, user: UserId, bytes: axum::body::Bytes) -> ApiResult<String> {
+    uploads::upload(state, user, bytes).await
 }

@@ -117,6 +117,8 @@ pub mod limits {
     pub const DESCRIPTION_MAX: usize = 2_000;
     pub const MIN_DAYS: i64 = 1;
     pub const MAX_DAYS: i64 = 56;
+    /// The furthest ahead a challenge may start, in days after today: people plan a season ahead, not decades.
+    pub const MAX_START_AHEAD_DAYS: i64 = 365;
     pub const MIN_STAKE: Points = Points::new(1_000);
     pub const MAX_STAKE: Points = Points::new(200_000);
     pub const MIN_CAPACITY: i64 = 2;

@@ -93,6 +93,9 @@ pub enum ErrorCode {
     Unavailable,
     PaymentsDisabled,
     PushDisabled,
+    // 507
+    /// New photos are refused while the server's storage is short of free space (everything else still works).
+    StorageFull,
     /// A code this client version does not know yet.
     #[serde(other)]
     Unknown,
@@ -156,6 +159,7 @@ impl ErrorCode {
             Self::AmountOutOfRange => "AMOUNT_OUT_OF_RANGE",
             Self::Internal => "INTERNAL",
             Self::Unavailable => "UNAVAILABLE",
+            Self::StorageFull => "STORAGE_FULL",
             Self::Unknown => "UNKNOWN",
         }
     }

@@ -22,6 +22,8 @@ on_both_databases!(
     cancelling_two_hundred_participants_refunds_each_stake_exactly,
 );
 
+on_both_databases!(ranges_of_any_size_are_refused_by_their_limits);
+
 async fn server(backend: Backend) -> TestServer {
     TestServer::start_with(backend, |c| c.run_workers = false).await
 }
@@ -387,4 +389,40 @@ async fn cancelling_two_hundred_participants_refunds_each_stake_exactly(backend:
     // A later pass finds nothing more to do.
     assert_eq!(scheduler::step(&s.state).await.unwrap(), 0);
     assert_ledger_ok(db).await;
+}
+
+/// Dates half a million years apart, or a start centuries ahead, are refused with the field that is wrong, quickly
+/// and with nothing written (the limits are arithmetic; no calendar is walked for them).
+async fn ranges_of_any_size_are_refused_by_their_limits(backend: Backend) {
+    let s = server(backend).await;
+    let (_, token) = funded_user(&s.state.db, "planner", 50_000).await;
+    let mut body = challenge_body(&s, "Forever", 7, 10_000, 10);
+    body["start_date"] = json!("-262000-01-01");
+    body["end_date"] = json!("+262000-12-31");
+    let (status, b) = s.post("/api/v1/challenges", Some(&token), &body).await;
+    assert_eq!((status, code(&b)), (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"), "{b}");
+    assert_eq!(b["fields"]["start_date"], "TOO_SHORT");
+    assert_eq!(b["fields"]["end_date"], "TOO_LONG");
+    // Tomorrow to the end of time.
+    let mut body = challenge_body(&s, "Forever", 7, 10_000, 10);
+    body["end_date"] = json!("+262000-12-31");
+    let (status, b) = s.post("/api/v1/challenges", Some(&token), &body).await;
+    assert_eq!((status, b["fields"]["end_date"].as_str()), (StatusCode::BAD_REQUEST, Some("TOO_LONG")), "{b}");
+    // A week, but a quarter of a million years from now; and just past the year ahead allowed.
+    let today = s.state.clock.now().with_timezone(&chrono_tz::Asia::Seoul).date_naive();
+    for start in ["+262000-01-01".to_owned(), (today + chrono::Duration::days(366)).to_string()] {
+        let mut body = challenge_body(&s, "Someday", 7, 10_000, 10);
+        body["start_date"] = json!(start);
+        body["end_date"] = json!(start);
+        let (status, b) = s.post("/api/v1/challenges", Some(&token), &body).await;
+        assert_eq!((status, b["fields"]["start_date"].as_str()), (StatusCode::BAD_REQUEST, Some("TOO_LONG")), "{b}");
+    }
+    assert_eq!(s.count("challenges").await, 0);
+    // A year ahead is still fine.
+    let mut body = challenge_body(&s, "Next year", 7, 10_000, 10);
+    let start = today + chrono::Duration::days(365);
+    body["start_date"] = json!(start.to_string());
+    body["end_date"] = json!((start + chrono::Duration::days(6)).to_string());
+    let (status, b) = s.post("/api/v1/challenges", Some(&token), &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{b}");
 }

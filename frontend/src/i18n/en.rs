@@ -301,6 +301,7 @@ fn error(code: ErrorCode) -> &'static str {
         ErrorCode::Unavailable => "Cannot connect. Check your connection.",
         ErrorCode::PaymentsDisabled => "Payments are not available right now.",
         ErrorCode::PushDisabled => "Push notifications are not available here; your inbox has everything.",
+        ErrorCode::StorageFull => "Photos cannot be stored right now. Text proofs and everything else still work.",
         ErrorCode::NotSupported => "This is not available yet.",
         ErrorCode::Unknown => "Something unexpected happened.",
     }

@@ -298,6 +298,7 @@ fn error(code: ErrorCode) -> &'static str {
         ErrorCode::Unavailable => "연결할 수 없어요. 인터넷 연결을 확인해 주세요.",
         ErrorCode::PaymentsDisabled => "지금은 결제를 할 수 없어요.",
         ErrorCode::PushDisabled => "이곳에서는 푸시 알림을 쓸 수 없어요. 알림함에서 모두 볼 수 있어요.",
+        ErrorCode::StorageFull => "지금은 사진을 저장할 수 없어요. 글 인증과 다른 기능은 그대로 쓸 수 있어요.",
         ErrorCode::NotSupported => "아직 준비 중인 기능이에요.",
         ErrorCode::Unknown => "알 수 없는 문제가 생겼어요.",
     }

@@ -31,7 +31,7 @@ use crate::app::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{self, AccountId};
 use crate::notify;
-use crate::store::challenges::{ChallengeRow, ParticipationRow};
+use crate::store::challenges::{ChallengeRow, ParticipationRow, ProgressRow};
 use crate::store::{self, Tx, from_millis};
 use rules::{Calendar, ScheduleInput};
 
@@ -442,21 +442,33 @@ pub async fn participants(state: &AppState, id: ChallengeId) -> ApiResult<Vec<Pa
 pub async fn progress(state: &AppState, id: ChallengeId) -> ApiResult<Progress> {
     let mut tx = state.db.begin_read().await?;
     let row = load(&mut tx, id.as_uuid()).await?;
-    let people = store::challenges::participants(&mut tx, row.id).await?;
-    let proved = store::challenges::proved_days(&mut tx, row.id).await?;
-    drop(tx);
-    Ok(progress_of(&row, &people, &proved, state.clock.now()))
+    let progress = progress_in(&mut tx, &row, state.clock.now()).await?;
+    Ok(progress)
 }
 
-fn progress_of(
-    row: &ChallengeRow,
-    people: &[ParticipationRow],
-    proved: &[(Uuid, String)],
+/// A challenge as `user` sees it and its progress, inside the caller's transaction (the app's sync pull).
+pub(crate) async fn snapshot_in(
+    tx: &mut Tx,
+    user: UserId,
+    id: Uuid,
     now: DateTime<Utc>,
-) -> Progress {
+) -> ApiResult<(Challenge, Progress)> {
+    let row = load(tx, id).await?;
+    let joined = store::challenges::active_participation(tx, row.id, user.as_uuid()).await?.is_some();
+    let progress = progress_in(tx, &row, now).await?;
+    Ok((view(&row, joined), progress))
+}
+
+/// [`progress`] of a challenge already read, inside the caller's transaction: one aggregate statement.
+pub(crate) async fn progress_in(tx: &mut Tx, row: &ChallengeRow, now: DateTime<Utc>) -> ApiResult<Progress> {
+    let people = store::challenges::progress_rows(tx, row.id).await?;
+    Ok(progress_of(row, &people, now))
+}
+
+/// The figures from each participant's aggregated row: linear in participants × their proved days.
+fn progress_of(row: &ChallengeRow, people: &[ProgressRow], now: DateTime<Utc>) -> Progress {
     let cal = calendar_of(row);
     let today = cal.today(now);
-    let today_str = today.to_string();
     let elapsed = cal.proof_days_through(today);
     let total = row.proof_days;
     let required = rules::required_days(row.success_threshold, total);
@@ -464,12 +476,15 @@ fn progress_of(
     let participants: Vec<ParticipantProgress> = people
         .iter()
         .map(|p| {
-            let days: Vec<NaiveDate> = proved
-                .iter()
-                .filter(|(pid, _)| *pid == p.id)
-                .filter_map(|(_, d)| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            let mut days: Vec<NaiveDate> = p
+                .days
+                .as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .filter_map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
                 .collect();
-            let today_done = days.iter().any(|d| d.to_string() == today_str);
+            days.sort_unstable();
+            let today_done = days.binary_search(&today).is_ok();
             if today_done {
                 today_proofs += 1;
             }
@@ -498,5 +513,75 @@ fn progress_of(
         today_proofs,
         today_rate_percent: if count > 0 { today_proofs * 100 / count } else { 0 },
         participants,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn challenge(start: &str, end: &str, threshold: i64) -> ChallengeRow {
+        ChallengeRow {
+            id: Uuid::nil(),
+            creator_id: Uuid::nil(),
+            creator_nickname: String::new(),
+            title: "t".into(),
+            description: String::new(),
+            category: "HEALTH".into(),
+            proof_type: "TEXT".into(),
+            start_date: start.into(),
+            end_date: end.into(),
+            timezone: "Asia/Seoul".into(),
+            proof_weekdays: i64::from(rules::ALL_WEEKDAYS),
+            proof_days: 5,
+            stake: 1_000,
+            capacity: 10,
+            min_participants: 2,
+            success_threshold: threshold,
+            fee_bps: 0,
+            status: "IN_PROGRESS".into(),
+            participant_count: 3,
+            version: 1,
+            starts_at: 0,
+            ends_at: 0,
+            created_at: 0,
+            updated_at: 0,
+            settled_at: None,
+            deleted_at: None,
+        }
+    }
+
+    fn person(nickname: &str, accepted: i64, rejected: i64, days: Option<&str>) -> ProgressRow {
+        ProgressRow {
+            user_id: Uuid::now_v7(),
+            nickname: nickname.into(),
+            accepted_days: accepted,
+            rejected_days: rejected,
+            days: days.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn progress_follows_each_participants_aggregated_days() {
+        // Day three of five (12:00 in Seoul); 80 % of 5 days is 4.
+        let row = challenge("2026-12-01", "2026-12-05", 80);
+        let now = DateTime::parse_from_rfc3339("2026-12-03T03:00:00Z").unwrap().with_timezone(&Utc);
+        let people = [
+            // The database hands the days over in no particular order.
+            person("all", 3, 0, Some("2026-12-03,2026-12-01,2026-12-02")),
+            person("missed", 1, 1, Some("2026-12-02")),
+            person("none", 0, 0, None),
+        ];
+        let p = progress_of(&row, &people, now);
+        assert_eq!((p.proof_days, p.proof_days_elapsed, p.required_days), (5, 3, 4));
+        assert_eq!((p.participant_count, p.today_proofs, p.today_rate_percent), (3, 1, 33));
+        let day = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap();
+        assert_eq!(p.participants[0].proved_days, vec![day("2026-12-01"), day("2026-12-02"), day("2026-12-03")]);
+        assert!(p.participants[0].today_done && p.participants[0].on_track);
+        // One day and today still open: 1 + 3 = 4 is still enough.
+        assert!(!p.participants[1].today_done && p.participants[1].on_track);
+        assert_eq!(p.participants[1].rejected_days, 1);
+        // None yet, today and two more days open: 3 < 4.
+        assert!(!p.participants[2].on_track && p.participants[2].proved_days.is_empty());
     }
 }

@@ -21,14 +21,14 @@ use super::{calendar_of, rules, status_of};
 use crate::app::AppState;
 use crate::auth::tokens::AccessClaims;
 use crate::error::{ApiError, ApiResult};
-use crate::photos::{self, PhotoError};
-use crate::store::challenges::{NewProof, ProofRow};
+use crate::store::challenges::{ChallengeRow, NewProof, ProofRow};
 use crate::store::sync::IntentKey;
 use crate::store::{self, Tx, from_millis};
+use crate::uploads::{self, PhotoSource, StoredPhoto};
 
 /// What a person sent as a day's proof.
 pub struct Submission {
-    pub photo: Option<Vec<u8>>,
+    pub photo: Option<PhotoSource>,
     pub text: Option<String>,
 }
 
@@ -99,7 +99,7 @@ pub async fn submit_arrived(
     if text.as_ref().is_some_and(|t| t.chars().count() > limits::PROOF_TEXT_MAX) {
         return Err(ApiError::validation(BTreeMap::from([("text".to_owned(), FieldCode::TooLong)])));
     }
-    let photo = sub.photo.filter(|p| !p.is_empty());
+    let photo = sub.photo.filter(|p| !matches!(p, PhotoSource::New(bytes) if bytes.is_empty()));
 
     let mut tx = state.db.begin_read().await?;
     let row = super::load(&mut tx, challenge.as_uuid()).await?;
@@ -136,69 +136,91 @@ pub async fn submit_arrived(
         return Err(already_submitted());
     }
 
-    let (photo_hash, thumb_hash, mime) = match photo {
-        None => (None, None, None),
-        Some(bytes) => {
-            let checked = photos::check_blocking(bytes.clone()).await.map_err(|e| match e {
-                PhotoError::Join(e) => ApiError::internal(&e),
-                other => {
-                    let field = if matches!(other, PhotoError::TooLarge { .. }) {
-                        FieldCode::TooLong
-                    } else {
-                        FieldCode::Invalid
-                    };
-                    unprocessable(ErrorCode::InvalidPhoto, &format!("The photo cannot be used: {other}."))
-                        .with_field("photo", field)
-                }
-            })?;
-            let photo_hash = state.files.put(&bytes).await.map_err(|e| ApiError::internal(&e))?;
-            let thumb_hash = state.files.put(&checked.thumbnail_jpeg).await.map_err(|e| ApiError::internal(&e))?;
-            (Some(photo_hash), Some(thumb_hash), Some(checked.format.mime()))
-        }
+    // The photo is checked and stored, held by this request until the proof takes it; if the proof is not made
+    // (a second proof of the day that lost the race, the challenge ending meanwhile) the hold is released and the
+    // files nothing else refers to go with it.
+    let photo = match photo {
+        None => None,
+        Some(source) => Some(uploads::store_proof_photo(state, user, source).await?),
     };
+    let new = NewProofInput {
+        row: &row,
+        participation: participation.id,
+        user,
+        day: &day_str,
+        text: text.as_deref(),
+        intent: arrival.intent,
+    };
+    match insert(state, &new, photo.as_ref()).await {
+        Ok(saved) => Ok(view(&saved)),
+        Err(e) => {
+            if let Some(photo) = photo {
+                uploads::release(state, photo).await;
+            }
+            Err(e)
+        }
+    }
+}
 
+/// What [`insert`] writes besides the photo.
+struct NewProofInput<'a> {
+    row: &'a ChallengeRow,
+    participation: Uuid,
+    user: UserId,
+    day: &'a str,
+    text: Option<&'a str>,
+    /// The offline intent that sent it, marked APPLIED in this same transaction.
+    intent: Option<&'a IntentKey>,
+}
+
+/// The proof's own transaction: the intent's record, the challenge still running, a rejected proof of the day
+/// giving way, the row, its photo's references, the new version.
+async fn insert(state: &AppState, input: &NewProofInput<'_>, photo: Option<&StoredPhoto>) -> ApiResult<ProofRow> {
     let id = Uuid::now_v7();
     let mut tx = state.db.begin_write().await?;
-    if let Some(key) = arrival.intent
+    if let Some(key) = input.intent
         && !store::sync::claim(&mut tx, key, Utc::now().timestamp_millis()).await?
     {
         return Err(ApiError::intent_decided());
     }
-    store::challenges::lock(&mut tx, row.id).await?;
-    let current = super::load(&mut tx, row.id).await?;
+    store::challenges::lock(&mut tx, input.row.id).await?;
+    let current = super::load(&mut tx, input.row.id).await?;
     // A proof applied after its challenge's last window closed (one received in time, applied late) still counts
     // until settlement has planned the outcomes from the proofs as they were; from then on it is too late.
     let closed = state.clock.now().timestamp_millis() >= current.ends_at
-        && store::challenges::outcomes_recorded(&mut tx, row.id).await? > 0;
+        && store::challenges::outcomes_recorded(&mut tx, input.row.id).await? > 0;
     if status_of(&current) != ChallengeStatus::InProgress || closed {
         return Err(unprocessable(ErrorCode::ChallengeNotInProgress, "The challenge is over."));
     }
     let now_ms = Utc::now().timestamp_millis();
     // A rejected proof of today gives way to this one; an accepted one does not.
-    if let Some((old, status)) = store::moderation::live_proof(&mut tx, participation.id, &day_str).await?
+    if let Some((old, status)) = store::moderation::live_proof(&mut tx, input.participation, input.day).await?
         && (status != ProofStatus::Rejected.as_str() || !super::moderation::make_way(&mut tx, old, now_ms).await?)
     {
         return Err(already_submitted());
     }
     let new = NewProof {
         id,
-        challenge_id: row.id,
-        participation_id: participation.id,
-        user_id: user.as_uuid(),
-        day: &day_str,
-        text: text.as_deref(),
-        photo_hash: photo_hash.as_deref(),
-        photo_mime: mime,
-        thumb_hash: thumb_hash.as_deref(),
+        challenge_id: input.row.id,
+        participation_id: input.participation,
+        user_id: input.user.as_uuid(),
+        day: input.day,
+        text: input.text,
+        photo_hash: photo.map(|p| p.photo_hash.as_str()),
+        photo_mime: photo.map(|p| p.mime),
+        thumb_hash: photo.map(|p| p.thumb_hash.as_str()),
         now_ms,
     };
     store::challenges::insert_proof(&mut tx, &new)
         .await
         .map_err(|e| if e.unique_violation().is_some() { already_submitted() } else { e.into() })?;
-    store::challenges::bump_version(&mut tx, row.id).await?;
+    if let Some(photo) = photo {
+        uploads::take(&mut tx, photo, id).await?;
+    }
+    store::challenges::bump_version(&mut tx, input.row.id).await?;
     let saved = store::challenges::proof(&mut tx, id).await?.ok_or_else(|| ApiError::internal(&"proof vanished"))?;
     tx.commit().await.map_err(|e| if e.unique_violation().is_some() { already_submitted() } else { e.into() })?;
-    Ok(view(&saved))
+    Ok(saved)
 }
 
 /// Participants (and admins) may see a challenge's proofs.

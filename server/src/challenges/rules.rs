@@ -33,8 +33,11 @@ impl Calendar {
         day >= self.start && day <= self.end && self.weekdays & (1 << Weekday::from_chrono(day.weekday()).index()) != 0
     }
 
-    /// Proof days from the start up to and including `until`.
+    /// Proof days from the start up to and including `until`. Walks the days one by one, so it is only ever called
+    /// on a range already within the domain's limits (at most [`limits::MAX_DAYS`]).
     pub fn proof_days_through(&self, until: NaiveDate) -> i64 {
+        #[cfg(test)]
+        tests::WALKS.with(|w| w.set(w.get() + 1));
         let last = until.min(self.end);
         if last < self.start {
             return 0;
@@ -100,7 +103,11 @@ pub struct ScheduleInput<'a> {
 }
 
 /// Checks the schedule against the rules, naming each wrong field. `now` is the domain clock: a challenge must
-/// start on a later day than today in its time zone, so that people can join before it begins.
+/// start on a later day than today in its time zone, so that people can join before it begins, and at most
+/// [`limits::MAX_START_AHEAD_DAYS`] after it.
+///
+/// The dates come from anyone and may be hundreds of thousands of years apart, so everything about the range is
+/// checked with arithmetic first; the calendar is walked day by day only for a range within the limits.
 pub fn validate_schedule(
     input: &ScheduleInput<'_>,
     now: DateTime<Utc>,
@@ -132,17 +139,29 @@ pub fn validate_schedule(
     }
     let (Some(tz), Some(start), Some(end)) = (tz, start, end) else { return None };
     let today = now.with_timezone(&tz).date_naive();
-    if start <= today {
+    let ahead = (start - today).num_days();
+    let start_ok = if ahead < 1 {
         fields.insert("start_date".into(), FieldCode::TooShort);
-    }
+        false
+    } else if ahead > limits::MAX_START_AHEAD_DAYS {
+        fields.insert("start_date".into(), FieldCode::TooLong);
+        false
+    } else {
+        true
+    };
     let days = (end - start).num_days() + 1;
-    if days < limits::MIN_DAYS {
+    let length_ok = if days < limits::MIN_DAYS {
         fields.insert("end_date".into(), FieldCode::TooShort);
+        false
     } else if days > limits::MAX_DAYS {
         fields.insert("end_date".into(), FieldCode::TooLong);
-    }
+        false
+    } else {
+        true
+    };
+    let weekdays_ok = !fields.contains_key("proof_weekdays");
     let calendar = Calendar { start, end, tz, weekdays: input.weekdays };
-    if days >= limits::MIN_DAYS && calendar.proof_days() == 0 {
+    if start_ok && length_ok && weekdays_ok && calendar.proof_days() == 0 {
         fields.insert("proof_weekdays".into(), FieldCode::Invalid);
     }
     if !fields.is_empty() {
@@ -214,7 +233,18 @@ pub fn can_leave(status: ChallengeStatus) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+
     use super::*;
+
+    thread_local! {
+        /// Calendar walks on this thread, so a test can show which inputs never reach one.
+        pub(super) static WALKS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    fn walks() -> u64 {
+        WALKS.with(Cell::get)
+    }
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -287,6 +317,32 @@ mod tests {
         // 56 days is the most.
         let mut fields = BTreeMap::new();
         assert!(validate_schedule(&input("2026-12-01", "2027-01-25"), now, &mut fields).is_some());
+    }
+
+    #[test]
+    fn limits_are_checked_before_any_calendar_walk() {
+        let now = at("2026-11-28T00:00:00Z");
+        // Half a million years: walking it day by day would take a third of a second.
+        let before = walks();
+        let mut fields = BTreeMap::new();
+        assert!(validate_schedule(&input("-262000-01-01", "+262000-12-31"), now, &mut fields).is_none());
+        assert_eq!(fields["start_date"], FieldCode::TooShort);
+        assert_eq!(fields["end_date"], FieldCode::TooLong);
+        // A fine length starting too far ahead, and a long range starting tomorrow: refused, never walked.
+        let mut fields = BTreeMap::new();
+        assert!(validate_schedule(&input("+262000-01-01", "+262000-01-14"), now, &mut fields).is_none());
+        assert_eq!(fields["start_date"], FieldCode::TooLong);
+        let mut fields = BTreeMap::new();
+        assert!(validate_schedule(&input("2026-11-29", "+262000-01-14"), now, &mut fields).is_none());
+        assert_eq!(fields["end_date"], FieldCode::TooLong);
+        assert_eq!(walks(), before, "a refused range was walked");
+        // Within the limits the calendar is walked (the counter does count), up to a year ahead.
+        let mut fields = BTreeMap::new();
+        assert!(validate_schedule(&input("2027-11-28", "2027-12-12"), now, &mut fields).is_some(), "{fields:?}");
+        assert!(walks() > before);
+        let mut fields = BTreeMap::new();
+        assert!(validate_schedule(&input("2027-11-29", "2027-12-12"), now, &mut fields).is_none());
+        assert_eq!(fields["start_date"], FieldCode::TooLong);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::challenges::proofs::{self, Submission};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::photos::MAX_PHOTO_BYTES;
+use crate::uploads::PhotoSource;
 
 pub fn router() -> OpenApiRouter<AppState> {
     let upload = OpenApiRouter::new()
@@ -60,7 +61,7 @@ async fn read_form(multipart: Result<Multipart, MultipartRejection>) -> ApiResul
                         bad_body(e.body_text())
                     }
                 })?;
-                submission.photo = Some(bytes.to_vec());
+                submission.photo = Some(PhotoSource::New(bytes));
             }
             Some("text") => submission.text = Some(field.text().await.map_err(|e| bad_body(e.body_text()))?),
             _ => {}
@@ -69,10 +70,12 @@ async fn read_form(multipart: Result<Multipart, MultipartRejection>) -> ApiResul
     Ok(submission)
 }
 
-/// Today's proof. 409 when already proved today; 422 outside a proof day or for a file that is not a photo.
+/// Today's proof. 409 when already proved today; 422 outside a proof day or for a file that is not a photo; 429
+/// past the day's quota of photos; 507 while the server is short of storage for photos.
 #[utoipa::path(post, path = "/challenges/{id}/proofs", tag = "proofs", params(("id" = ChallengeId, Path)),
     request_body(content_type = "multipart/form-data", description = "`photo` (JPEG/PNG/WebP, ≤ 10 MB) and/or `text` (≤ 1,000 characters)"),
-    responses((status = 201, body = Proof), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 201, body = Proof), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 507, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn submit(
     State(state): State<AppState>,

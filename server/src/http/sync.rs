@@ -44,9 +44,12 @@ async fn push(
     Ok(Json(sync::push(&state, &user.0, req).await?))
 }
 
-/// Uploads a proof photo (the raw bytes) before the intent that uses it; answers its content hash.
+/// Uploads a proof photo (the raw bytes) before the intent that uses it; answers its content hash. The upload is
+/// kept a day for a proof to take it. 429 past the day's quota of photos; 507 while the server is short of storage.
 #[utoipa::path(post, path = "/sync/photos", tag = "sync", request_body(content = Vec<u8>, content_type = "image/*"),
-    responses((status = 200, body = PhotoUploaded), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-async fn upload_photo(State(state): State<AppState>, _user: AuthUser, body: Bytes) -> ApiResult<Json<PhotoUploaded>> {
-    Ok(Json(PhotoUploaded { hash: sync::upload_photo(&state, body.to_vec()).await? }))
+    responses((status = 200, body = PhotoUploaded), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 507, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn upload_photo(State(state): State<AppState>, user: AuthUser, body: Bytes) -> ApiResult<Json<PhotoUploaded>> {
+    Ok(Json(PhotoUploaded { hash: sync::upload_photo(&state, UserId::from_uuid(user.id()), body).await? }))
 }

@@ -22,6 +22,7 @@ pub mod settings;
 pub mod signup_attempts;
 pub mod sync;
 pub mod tokens;
+pub mod uploads;
 pub mod users;
 
 use std::path::Path;
