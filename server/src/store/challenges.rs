@@ -721,7 +721,8 @@ pub struct ProgressRow {
     pub days: Option<String>,
 }
 
-/// Every active participant's progress in join order, in one statement. Each participant's proofs are reached
+/// Every active participant's progress in join order, in one statement (a rejected proof that a later proof of its
+/// day replaced is no rejected day). Each participant's proofs are reached
 /// through the `(participation_id, day)` index and folded into one row, and only then are names joined, so the
 /// cost grows with participants + proofs (never their product), whatever plan the statistics of the moment suggest.
 pub async fn progress_rows(tx: &mut Tx, challenge: Uuid) -> StoreResult<Vec<ProgressRow>> {
@@ -730,7 +731,8 @@ pub async fn progress_rows(tx: &mut Tx, challenge: Uuid) -> StoreResult<Vec<Prog
         "SELECT a.user_id, u.nickname, a.accepted_days, a.rejected_days, a.days FROM ( \
            SELECT p.id, p.user_id, p.joined_at, \
              COALESCE(SUM(CASE WHEN f.status = 'ACCEPTED' THEN 1 ELSE 0 END), 0) AS accepted_days, \
-             COALESCE(SUM(CASE WHEN f.status = 'REJECTED' THEN 1 ELSE 0 END), 0) AS rejected_days, \
+             COALESCE(SUM(CASE WHEN f.status = 'REJECTED' AND f.replaced_at IS NULL THEN 1 ELSE 0 END), 0) \
+               AS rejected_days, \
              {days}(CASE WHEN f.status = 'ACCEPTED' THEN f.day END, ',') AS days \
            FROM participations p LEFT JOIN proofs f ON f.participation_id = p.id \
            WHERE p.challenge_id = $1 AND p.left_at IS NULL GROUP BY p.id) a \
