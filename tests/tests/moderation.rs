@@ -448,6 +448,12 @@ async fn a_proof_rejected_on_the_last_day_can_still_be_appealed_before_settlemen
     assert_eq!(at(&w["appeals_until"]), until);
     assert_eq!(at(&w["until"]), end_of(start, 1) + Duration::hours(48));
     assert_eq!(s.count("settlement_runs").await, 0);
+    // The database decides: the challenge is not even offered to a scheduler, on any instance.
+    let now = s.state.clock.now().timestamp_millis();
+    let mut tx = db.begin_read().await.unwrap();
+    let due = nene_server::store::challenges::due(&mut tx, now, now - 48 * HOUR_MS, 50).await.unwrap();
+    drop(tx);
+    assert!(due.is_empty(), "{due:?}");
 
     // Ten hours after the end the window still lasts, and settlement still waits.
     s.state.clock.advance_ms(10 * HOUR_MS);
