@@ -517,7 +517,10 @@ async fn an_unappealed_rejection_stands_once_its_window_passes_and_a_late_appeal
     assert_eq!(proof_in_feed(&s, &id, &guest, &pid).await["status"], "REJECTED");
     let kept = decisions(&s, &admin, &id).await;
     assert_eq!(kept.len(), 1, "{kept:?}");
-    assert_eq!((kept[0]["action"].as_str(), kept[0]["actor"]["nickname"].as_str()), (Some("REJECT"), Some("moderator")));
+    assert_eq!(
+        (kept[0]["action"].as_str(), kept[0]["actor"]["nickname"].as_str()),
+        (Some("REJECT"), Some("moderator"))
+    );
     let (status, b) = act(&s, &format!("/api/v1/proofs/{pid}/appeal"), &guest, "still busy").await;
     assert_eq!((status, code(&b)), (StatusCode::CONFLICT, "APPEAL_WINDOW_CLOSED"), "{b}");
     assert_eq!(wallet_of(db, guest_id).await.0, 0);
@@ -555,7 +558,10 @@ async fn the_grace_time_bounds_an_appeal_window_that_would_run_past_it(backend: 
     scheduler::step(&s.state).await.unwrap();
     let c = challenge(&s, &id, &third).await;
     assert_eq!(c["status"], "IN_PROGRESS", "the window holds settlement: {c}");
-    assert_eq!((at(&c["settlement_waiting"]["appeals_until"]), at(&c["settlement_waiting"]["until"])), (deadline, deadline));
+    assert_eq!(
+        (at(&c["settlement_waiting"]["appeals_until"]), at(&c["settlement_waiting"]["until"])),
+        (deadline, deadline)
+    );
 
     // Past the grace time the window is closed too: settlement proceeds and the rejection stands.
     s.state.clock.advance_ms(10 * HOUR_MS + 1_000);

@@ -55,7 +55,9 @@ pub(crate) fn view(p: &ProofRow) -> Proof {
         }),
         appeal_until: p
             .appeal_until
-            .filter(|_| p.status == ProofStatus::Rejected.as_str() && p.replaced_at.is_none() && p.appeal_created_at.is_none())
+            .filter(|_| {
+                p.status == ProofStatus::Rejected.as_str() && p.replaced_at.is_none() && p.appeal_created_at.is_none()
+            })
             .map(from_millis),
     }
 }

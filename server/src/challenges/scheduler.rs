@@ -44,10 +44,10 @@ pub async fn step(state: &AppState) -> StoreResult<usize> {
     let due = store::challenges::due(&mut tx, grace.now_ms, grace.cutoff(), DUE_BATCH as i64).await?;
     let held = store::challenges::held_back_unmarked(&mut tx, grace.now_ms, grace.cutoff(), DUE_BATCH as i64).await?;
     drop(tx);
-    if !held.is_empty() {
-        if let Err(e) = mark_held_back(state, &held).await {
-            tracing::warn!(error = %e, "could not mark settlements held back for moderation; next pass tries again");
-        }
+    if !held.is_empty()
+        && let Err(e) = mark_held_back(state, &held).await
+    {
+        tracing::warn!(error = %e, "could not mark settlements held back for moderation; next pass tries again");
     }
     let mut handled = 0;
     let mut to_settle = Vec::new();
