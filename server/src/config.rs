@@ -78,6 +78,9 @@ pub struct Config {
     /// How long after a challenge's end its settlement waits for the proofs still under review
     /// (`NENE_MODERATION_GRACE_HOURS`); then the system dismisses open reports and restores appealed proofs.
     pub moderation_grace: Duration,
+    /// How long the owner of a proof an administrator rejected has to appeal (`NENE_APPEAL_WINDOW_HOURS`). A
+    /// challenge's settlement waits for rejections still inside this window, never past the moderation grace time.
+    pub appeal_window: Duration,
     /// Firebase Cloud Messaging. Outside dev mode, push is off unless credentials are given.
     pub fcm: FcmConfig,
     /// The built web UI served at `/` (`NENE_UI_DIR`; by default `frontend/dist` when that folder exists).
@@ -124,6 +127,8 @@ const MAX_REFRESH_REUSE_GRACE_SECS: u64 = 120;
 /// The longest a settlement may be held for moderation: a month. Stakes are people's money; they are not kept in
 /// escrow indefinitely for want of an administrator.
 const MAX_MODERATION_GRACE_HOURS: u64 = 720;
+/// The longest appeal window: a month, like the grace time that bounds it anyway.
+const MAX_APPEAL_WINDOW_HOURS: u64 = 720;
 /// Where the data lives when `NENE_DATA_DIR` is not set.
 pub const DATA_DIR: &str = "./data";
 /// The same in dev mode: the demo's database never shares a folder with a real one.
@@ -169,6 +174,7 @@ impl Config {
             payment_requests_per_minute: 30,
             reminder_hour: 20,
             moderation_grace: Duration::from_secs(48 * 3600),
+            appeal_window: Duration::from_secs(24 * 3600),
             fcm: FcmConfig::default(),
             ui_dir: None,
             photo_decoders: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
@@ -327,6 +333,17 @@ impl Config {
                     return Err(ConfigError {
                         name: "NENE_MODERATION_GRACE_HOURS",
                         reason: format!("`{hours}` is not a number of hours from 0 to {MAX_MODERATION_GRACE_HOURS}"),
+                    });
+                }
+            };
+        }
+        if let Some(hours) = get("NENE_APPEAL_WINDOW_HOURS") {
+            config.appeal_window = match hours.parse::<u64>() {
+                Ok(h) if h <= MAX_APPEAL_WINDOW_HOURS => Duration::from_secs(h * 3600),
+                _ => {
+                    return Err(ConfigError {
+                        name: "NENE_APPEAL_WINDOW_HOURS",
+                        reason: format!("`{hours}` is not a number of hours from 0 to {MAX_APPEAL_WINDOW_HOURS}"),
                     });
                 }
             };
@@ -541,5 +558,18 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!((c.photo_decoders, c.uploads_per_day, c.min_free_disk_mb), (3, 7, 0));
+    }
+
+    #[test]
+    fn appeal_window_is_a_day_unless_set_and_at_most_a_month() {
+        assert_eq!(Config::from_vars(&HashMap::new()).unwrap().appeal_window, Duration::from_secs(24 * 3600));
+        let c = Config::from_vars(&vars(&[("NENE_APPEAL_WINDOW_HOURS", "0")])).unwrap();
+        assert_eq!(c.appeal_window, Duration::ZERO);
+        let c = Config::from_vars(&vars(&[("NENE_APPEAL_WINDOW_HOURS", "720")])).unwrap();
+        assert_eq!(c.appeal_window, Duration::from_secs(720 * 3600));
+        for bad in ["721", "-1", "a day"] {
+            let e = Config::from_vars(&vars(&[("NENE_APPEAL_WINDOW_HOURS", bad)])).unwrap_err();
+            assert_eq!(e.name, "NENE_APPEAL_WINDOW_HOURS");
+        }
     }
 }

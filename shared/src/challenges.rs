@@ -229,6 +229,12 @@ pub struct SettlementWaiting {
     pub open_appeals: i64,
     /// After this the system decides what is still open (reports dismissed, appealed proofs restored) and settles.
     pub until: DateTime<Utc>,
+    /// Rejected proofs whose owners may still appeal: settlement waits for that chance.
+    #[serde(default)]
+    pub possible_appeals: i64,
+    /// When the last of those appeal windows closes (never after `until`); `None` when there are none.
+    #[serde(default)]
+    pub appeals_until: Option<DateTime<Utc>>,
 }
 
 /// `GET /challenges` filters.
@@ -315,6 +321,9 @@ pub struct Proof {
     /// The owner's appeal against the rejection, if any (one per proof).
     #[serde(default)]
     pub appeal: Option<ProofAppeal>,
+    /// Until when the owner may appeal this rejection: set on a rejected proof not appealed (nor proved again) yet.
+    #[serde(default)]
+    pub appeal_until: Option<DateTime<Utc>>,
 }
 
 /// The owner's appeal against a rejection.

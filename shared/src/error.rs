@@ -60,6 +60,8 @@ pub enum ErrorCode {
     ProofNotAppealable,
     /// A proof is appealed at most once.
     AppealAlreadyMade,
+    /// A rejection is appealed within its window (the proof's `appeal_until`); this one's has passed.
+    AppealWindowClosed,
     /// Dismissing needs an open report or appeal.
     NoOpenCase,
     /// Settlement has begun, or the grace time after the end ran out and the system decided.
@@ -138,6 +140,7 @@ impl ErrorCode {
             Self::ProofNotReportable => "PROOF_NOT_REPORTABLE",
             Self::ProofNotAppealable => "PROOF_NOT_APPEALABLE",
             Self::AppealAlreadyMade => "APPEAL_ALREADY_MADE",
+            Self::AppealWindowClosed => "APPEAL_WINDOW_CLOSED",
             Self::NoOpenCase => "NO_OPEN_CASE",
             Self::ModerationClosed => "MODERATION_CLOSED",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
@@ -201,6 +204,7 @@ mod tests {
             ErrorCode::RefreshTokenReused,
             ErrorCode::ConflictOfInterest,
             ErrorCode::AppealAlreadyMade,
+            ErrorCode::AppealWindowClosed,
             ErrorCode::NoOpenCase,
         ] {
             let json = serde_json::to_string(&code).unwrap();

@@ -1,7 +1,8 @@
 //! Proof moderation without a conflict of interest, end to end: people with a stake in a challenge report but never
 //! reject; an administrator who takes no part decides, the owner is told and may appeal once; a rejected day may be
 //! proved again in its window and counts once; settlement waits for open reviews, and after the grace time the
-//! system decides them for the person who proved, records why, and settles.
+//! system decides them for the person who proved, records why, and settles. A rejection leaves its owner an appeal
+//! window, which settlement waits for (never past the grace time); an appeal after it is refused.
 
 use std::sync::Arc;
 
@@ -20,6 +21,10 @@ on_both_databases!(
     a_rejected_day_can_be_proved_again_in_its_window_and_counts_once,
     settlement_waits_for_an_open_report_and_proceeds_after_a_decision,
     after_the_grace_time_the_system_decides_and_settles,
+    a_proof_rejected_on_the_last_day_can_still_be_appealed_before_settlement,
+    an_unappealed_rejection_stands_once_its_window_passes_and_a_late_appeal_is_refused,
+    the_grace_time_bounds_an_appeal_window_that_would_run_past_it,
+    a_pull_after_the_end_shows_why_settlement_waits,
 );
 
 /// A running challenge of `days` days: the creator `host` and the others joined; the clock at its first day.
@@ -387,4 +392,224 @@ async fn after_the_grace_time_the_system_decides_and_settles(backend: Backend) {
     assert!(results.contains(&("host".to_owned(), json!("FAIL"))), "{results:?}");
     assert_eq!(s.count("moderation_queue").await, 0);
     assert_ledger_ok(db).await;
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// The moment a challenge that started on `start` and lasts `days` days ends: midnight in Seoul.
+fn end_of(start: NaiveDate, days: i64) -> chrono::DateTime<chrono::Utc> {
+    let end = chrono_tz::Asia::Seoul.from_local_datetime(&(start + Duration::days(days)).and_hms_opt(0, 0, 0).unwrap());
+    end.single().unwrap().with_timezone(&chrono::Utc)
+}
+
+fn at(value: &Value) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(value.as_str().unwrap_or_else(|| panic!("a time: {value}"))).unwrap().into()
+}
+
+/// The admin rejects the proof; answers the rejected proof, checking its appeal window runs `window_ms` from now.
+async fn reject_with_window(s: &TestServer, admin: &str, pid: &str, window_ms: i64) -> Value {
+    let before = s.state.clock.now().timestamp_millis();
+    let (status, b) = act(s, &format!("/api/v1/proofs/{pid}/reject"), admin, "the photo is from another day").await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    let after = s.state.clock.now().timestamp_millis();
+    let until = at(&b["appeal_until"]).timestamp_millis();
+    assert!((before + window_ms..=after + window_ms).contains(&until), "{b}");
+    b
+}
+
+async fn a_proof_rejected_on_the_last_day_can_still_be_appealed_before_settlement(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| c.run_workers = false).await;
+    let db = &s.state.db;
+    let (_, host) = funded_user(db, "host", 10_000).await;
+    let (guest_id, guest) = funded_user(db, "guest", 10_000).await;
+    let (admin_id, _) = funded_user(db, "moderator", 0).await;
+    let admin = mint_admin_token(admin_id);
+    let (id, start) = running(&s, &host, &[&guest], 1, 100).await;
+    prove(&s, &host, &id, "ran").await;
+    let pid = prove(&s, &guest, &id, "ran too").await;
+
+    // Rejected in the evening of the last (only) day: the owner has a day to appeal, past the end.
+    s.state.clock.advance_ms(20 * HOUR_MS);
+    let rejected = reject_with_window(&s, &admin, &pid, 24 * HOUR_MS).await;
+    let until = at(&rejected["appeal_until"]);
+    let told = inbox(&s, &guest).await;
+    let note = told.iter().find(|n| n["kind"] == "PROOF_REJECTED").expect("a rejection notice");
+    assert!(note["body"].as_str().unwrap().contains("까지 한 번 이의를 신청할 수 있어요"), "{note}");
+
+    // The end passes with nothing open but the window: settlement waits, and the detail says for what and until when.
+    move_clock_to(&s, start + Duration::days(1));
+    scheduler::step(&s.state).await.unwrap();
+    let c = challenge(&s, &id, &guest).await;
+    assert_eq!(c["status"], "IN_PROGRESS", "{c}");
+    let w = &c["settlement_waiting"];
+    assert_eq!(w["reason"], "MODERATION");
+    assert_eq!((w["open_reports"].as_i64(), w["open_appeals"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(w["possible_appeals"], 1);
+    assert_eq!(at(&w["appeals_until"]), until);
+    assert_eq!(at(&w["until"]), end_of(start, 1) + Duration::hours(48));
+    assert_eq!(s.count("settlement_runs").await, 0);
+    // The database decides: the challenge is not even offered to a scheduler, on any instance.
+    let now = s.state.clock.now().timestamp_millis();
+    let mut tx = db.begin_read().await.unwrap();
+    let due = nene_server::store::challenges::due(&mut tx, now, now - 48 * HOUR_MS, 50).await.unwrap();
+    drop(tx);
+    assert!(due.is_empty(), "{due:?}");
+
+    // Ten hours after the end the window still lasts, and settlement still waits.
+    s.state.clock.advance_ms(10 * HOUR_MS);
+    scheduler::step(&s.state).await.unwrap();
+    assert_eq!(challenge(&s, &id, &guest).await["status"], "IN_PROGRESS");
+    // The appeal, in time, opens the case as ever; settlement now waits for its decision.
+    let (status, b) = act(&s, &format!("/api/v1/proofs/{pid}/appeal"), &guest, "it was taken today").await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    assert_eq!((b["appeal"]["status"].as_str(), b["appeal_until"].as_str()), (Some("PENDING"), None), "{b}");
+    scheduler::step(&s.state).await.unwrap();
+    let c = challenge(&s, &id, &guest).await;
+    assert_eq!(c["status"], "IN_PROGRESS");
+    assert_eq!(
+        (c["settlement_waiting"]["open_appeals"].as_i64(), c["settlement_waiting"]["possible_appeals"].as_i64()),
+        (Some(1), Some(0))
+    );
+
+    // Granted: settlement proceeds, and the restored day counts.
+    let (status, b) = act(&s, &format!("/api/v1/admin/moderation/{pid}/dismiss"), &admin, "the time is right").await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    scheduler::step(&s.state).await.unwrap();
+    assert_eq!(challenge(&s, &id, &guest).await["status"], "ENDED");
+    let results = outcomes(&s, &id, &guest).await;
+    assert!(results.contains(&("guest".to_owned(), json!("SUCCESS"))), "{results:?}");
+    assert!(results.contains(&("host".to_owned(), json!("SUCCESS"))), "{results:?}");
+    assert_eq!(wallet_of(db, guest_id).await.0, 10_000);
+    assert_ledger_ok(db).await;
+}
+
+async fn an_unappealed_rejection_stands_once_its_window_passes_and_a_late_appeal_is_refused(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| c.run_workers = false).await;
+    let db = &s.state.db;
+    let (_, host) = funded_user(db, "host", 10_000).await;
+    let (guest_id, guest) = funded_user(db, "guest", 10_000).await;
+    let (admin_id, _) = funded_user(db, "moderator", 0).await;
+    let admin = mint_admin_token(admin_id);
+    let (id, start) = running(&s, &host, &[&guest], 1, 100).await;
+    prove(&s, &host, &id, "ran").await;
+    let pid = prove(&s, &guest, &id, "ran too").await;
+    s.state.clock.advance_ms(20 * HOUR_MS);
+    reject_with_window(&s, &admin, &pid, 24 * HOUR_MS).await;
+    move_clock_to(&s, start + Duration::days(1));
+    scheduler::step(&s.state).await.unwrap();
+    assert_eq!(challenge(&s, &id, &guest).await["status"], "IN_PROGRESS");
+
+    // The window passes (21 hours after the end, the rejection 25 hours old): a late appeal is refused and changes
+    // nothing.
+    s.state.clock.advance_ms(21 * HOUR_MS);
+    let (status, b) = act(&s, &format!("/api/v1/proofs/{pid}/appeal"), &guest, "I was busy").await;
+    assert_eq!((status, code(&b)), (StatusCode::CONFLICT, "APPEAL_WINDOW_CLOSED"), "{b}");
+    assert_eq!(s.count("proof_appeals").await, 0);
+    assert_eq!(s.count("moderation_queue").await, 0);
+    assert_eq!(challenge(&s, &id, &guest).await["settlement_waiting"], Value::Null);
+
+    // Settlement proceeds; the rejection stands, and the only decision kept is the administrator's.
+    scheduler::step(&s.state).await.unwrap();
+    assert_eq!(challenge(&s, &id, &guest).await["status"], "ENDED");
+    let results = outcomes(&s, &id, &guest).await;
+    assert!(results.contains(&("guest".to_owned(), json!("FAIL"))), "{results:?}");
+    assert!(results.contains(&("host".to_owned(), json!("SUCCESS"))), "{results:?}");
+    assert_eq!(proof_in_feed(&s, &id, &guest, &pid).await["status"], "REJECTED");
+    let kept = decisions(&s, &admin, &id).await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        (kept[0]["action"].as_str(), kept[0]["actor"]["nickname"].as_str()),
+        (Some("REJECT"), Some("moderator"))
+    );
+    let (status, b) = act(&s, &format!("/api/v1/proofs/{pid}/appeal"), &guest, "still busy").await;
+    assert_eq!((status, code(&b)), (StatusCode::CONFLICT, "APPEAL_WINDOW_CLOSED"), "{b}");
+    assert_eq!(wallet_of(db, guest_id).await.0, 0);
+    assert_ledger_ok(db).await;
+}
+
+async fn the_grace_time_bounds_an_appeal_window_that_would_run_past_it(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| {
+        c.run_workers = false;
+        c.moderation_grace = std::time::Duration::from_secs(12 * 3600);
+    })
+    .await;
+    let db = &s.state.db;
+    let (_, host) = funded_user(db, "host", 10_000).await;
+    let (_, guest) = funded_user(db, "guest", 10_000).await;
+    let (_, third) = funded_user(db, "third", 10_000).await;
+    let (admin_id, _) = funded_user(db, "moderator", 0).await;
+    let admin = mint_admin_token(admin_id);
+    let (id, start) = running(&s, &host, &[&guest, &third], 1, 100).await;
+    prove(&s, &host, &id, "ran").await;
+    let reported = prove(&s, &guest, &id, "ran too").await;
+    let late = prove(&s, &third, &id, "ran as well").await;
+    act(&s, &format!("/api/v1/proofs/{reported}/report"), &host, "a stock photo").await;
+
+    // After the end, while settlement waits for the report, another proof is rejected: its day-long window would
+    // run past the grace time, so it closes with it.
+    move_clock_to(&s, start + Duration::days(1));
+    s.state.clock.advance_ms(2 * HOUR_MS);
+    let deadline = end_of(start, 1) + Duration::hours(12);
+    let (status, b) = act(&s, &format!("/api/v1/proofs/{late}/reject"), &admin, "another day's photo").await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    assert_eq!(at(&b["appeal_until"]), deadline);
+    let (status, b) = act(&s, &format!("/api/v1/admin/moderation/{reported}/dismiss"), &admin, "fine").await;
+    assert_eq!(status, StatusCode::OK, "{b}");
+    scheduler::step(&s.state).await.unwrap();
+    let c = challenge(&s, &id, &third).await;
+    assert_eq!(c["status"], "IN_PROGRESS", "the window holds settlement: {c}");
+    assert_eq!(
+        (at(&c["settlement_waiting"]["appeals_until"]), at(&c["settlement_waiting"]["until"])),
+        (deadline, deadline)
+    );
+
+    // Past the grace time the window is closed too: settlement proceeds and the rejection stands.
+    s.state.clock.advance_ms(10 * HOUR_MS + 1_000);
+    let (status, b) = act(&s, &format!("/api/v1/proofs/{late}/appeal"), &third, "too late").await;
+    assert_eq!((status, code(&b)), (StatusCode::CONFLICT, "APPEAL_WINDOW_CLOSED"), "{b}");
+    scheduler::step(&s.state).await.unwrap();
+    assert_eq!(challenge(&s, &id, &third).await["status"], "ENDED");
+    let results = outcomes(&s, &id, &third).await;
+    assert!(results.contains(&("third".to_owned(), json!("FAIL"))), "{results:?}");
+    assert!(results.contains(&("guest".to_owned(), json!("SUCCESS"))), "{results:?}");
+    assert!(decisions(&s, &admin, &id).await.iter().all(|d| !d["actor"].is_null()), "nothing for the system to decide");
+    assert_ledger_ok(db).await;
+}
+
+async fn a_pull_after_the_end_shows_why_settlement_waits(backend: Backend) {
+    let s = TestServer::start_with(backend, |c| c.run_workers = false).await;
+    let db = &s.state.db;
+    let (_, host) = funded_user(db, "host", 10_000).await;
+    let (_, guest) = funded_user(db, "guest", 10_000).await;
+    let (id, start) = running(&s, &host, &[&guest], 1, 100).await;
+    let pid = prove(&s, &guest, &id, "ran").await;
+    act(&s, &format!("/api/v1/proofs/{pid}/report"), &host, "a stock photo").await;
+    let pull = |cursor: Option<String>| {
+        let path = cursor.map_or("/api/v1/sync/pull".to_owned(), |c| format!("/api/v1/sync/pull?cursor={c}"));
+        let (s, guest) = (&s, &guest);
+        async move {
+            let (status, body) = s.get(&path, Some(guest)).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body
+        }
+    };
+    let before = pull(None).await;
+    let mine = &before["challenges"][0]["challenge"];
+    assert_eq!((mine["id"].as_str(), &mine["settlement_waiting"]), (Some(id.as_str()), &Value::Null));
+
+    // The end passes; nothing about the challenge changes but time. The scheduler holds settlement back and says so
+    // once: the next pull brings the challenge with the reason it waits.
+    move_clock_to(&s, start + Duration::days(1));
+    scheduler::step(&s.state).await.unwrap();
+    let after = pull(before["cursor"].as_str().map(str::to_owned)).await;
+    let changed = after["challenges"].as_array().unwrap();
+    assert_eq!(changed.len(), 1, "{after}");
+    let w = &changed[0]["challenge"]["settlement_waiting"];
+    assert_eq!((w["reason"].as_str(), w["open_reports"].as_i64()), (Some("MODERATION"), Some(1)), "{after}");
+    // Only once: later passes while it waits change nothing.
+    scheduler::step(&s.state).await.unwrap();
+    s.state.clock.advance_ms(HOUR_MS);
+    scheduler::step(&s.state).await.unwrap();
+    let again = pull(after["cursor"].as_str().map(str::to_owned)).await;
+    assert_eq!(again["challenges"].as_array().unwrap().len(), 0, "{again}");
 }

@@ -193,6 +193,10 @@ pub struct Texts {
     pub appeal_hint: &'static str,
     pub send_appeal: &'static str,
     pub settlement_waiting: &'static str,
+    /// Said with the waiting notice when rejections may still be appealed: `{n}`, `{until}`.
+    pub settlement_waiting_appeals: &'static str,
+    /// Until when a rejected proof may be appealed: `{until}`.
+    pub appeal_until: &'static str,
     pub moderation_title: &'static str,
     pub moderation_link: &'static str,
     pub queue_empty: &'static str,

@@ -177,7 +177,20 @@ fn DetailBody(loaded: Loaded, reload: Callback<()>) -> impl IntoView {
                     &[("reports", reports.clone()), ("appeals", appeals.clone()), ("until", (t.date_time)(until))],
                 )
             };
-            view! { <div class="card notice settlement-waiting" role="status" data-testid="settlement-waiting"><p>{words}</p></div> }
+            // Rejections still inside their appeal window hold settlement too, until the last window closes.
+            let appeal_words = w.appeals_until.filter(|_| w.possible_appeals > 0).map(|until| {
+                let (n, until) = (w.possible_appeals.to_string(), dates::local(until));
+                move || {
+                    let t = t.get();
+                    fill(t.settlement_waiting_appeals, &[("n", n.clone()), ("until", (t.date_time)(until))])
+                }
+            });
+            view! {
+                <div class="card notice settlement-waiting" role="status" data-testid="settlement-waiting">
+                    <p>{words}</p>
+                    {appeal_words.map(|w| view! { <p data-testid="settlement-waiting-appeals">{w}</p> })}
+                </div>
+            }
         })}
         {loaded.progress.clone().filter(|_| running).map(|p| view! { <LiveRate progress=p/> })}
         {my_result.map(|(outcome, payout)| {
@@ -495,6 +508,14 @@ fn ProofItem(proof: Proof, wants_photo: bool, me: Option<UserId>, running: bool)
                     <p class="small reject-reason" data-testid="reject-reason">
                         {move || fill(t.get().reject_reason_label, &[("reason", r.clone())])}
                     </p>
+                })}
+                {move || current.with(|p| p.appeal_until).filter(|_| can_appeal()).map(|until| {
+                    let until = dates::local(until);
+                    view! {
+                        <p class="muted small" data-testid="appeal-until">
+                            {move || fill(t.get().appeal_until, &[("until", (t.get().date_time)(until))])}
+                        </p>
+                    }
                 })}
                 {move || current.with(|p| p.appeal.as_ref().map(|a| a.status)).map(|status| view! {
                     <p class="muted small" data-testid="appeal-status" data-status=status.as_str()>

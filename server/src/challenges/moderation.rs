@@ -6,6 +6,12 @@
 //! decided. The owner is told of every decision and may appeal a rejection once; a rejected day may also simply be
 //! proved again while its window is open, the new proof replacing the rejected one.
 //!
+//! A rejection is appealed within a window (`NENE_APPEAL_WINDOW_HOURS` from the decision, never past the grace time
+//! after the end): a proof rejected on the last day, or after the end while other cases are decided, must still
+//! leave its owner the chance to appeal. So a rejection inside its window holds settlement like an open case; once
+//! the window closes unappealed, the rejection stands (nothing was decided, so nothing is recorded), and a late
+//! appeal is refused with `APPEAL_WINDOW_CLOSED`.
+//!
 //! Settlement waits for a challenge's open cases, but not for ever: once the grace time after the end has run out,
 //! the system decides what is still open in favour of the person who proved (reports dismissed, appealed proofs
 //! restored), records each decision with its reason, and settlement goes on. The wait is decided by the database
@@ -38,12 +44,14 @@ use crate::store::challenges::{ChallengeRow, ProofRow};
 use crate::store::moderation::NewDecision;
 use crate::store::{self, StoreResult, Tx, from_millis};
 
-/// The domain clock's now and the moderation grace time, read once per operation.
+/// The domain clock's now, the moderation grace time and the appeal window, read once per operation.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Grace {
     /// The domain clock, which challenge days and ends follow.
     pub now_ms: i64,
     pub grace_ms: i64,
+    /// How long the owner of a rejected proof has to appeal.
+    pub appeal_window_ms: i64,
 }
 
 impl Grace {
@@ -51,12 +59,19 @@ impl Grace {
         Grace {
             now_ms: state.clock.now().timestamp_millis(),
             grace_ms: i64::try_from(state.config.moderation_grace.as_millis()).unwrap_or(i64::MAX),
+            appeal_window_ms: i64::try_from(state.config.appeal_window.as_millis()).unwrap_or(i64::MAX),
         }
     }
 
     /// When the system decides what is still open: the grace time after the end.
     pub(crate) fn deadline(&self, row: &ChallengeRow) -> i64 {
         row.ends_at.saturating_add(self.grace_ms)
+    }
+
+    /// Until when a proof of `row` rejected now may be appealed: the appeal window, but never past the deadline,
+    /// which bounds every wait of settlement.
+    fn appeal_until(&self, row: &ChallengeRow) -> i64 {
+        self.now_ms.saturating_add(self.appeal_window_ms).min(self.deadline(row))
     }
 
     fn ran_out(&self, row: &ChallengeRow) -> bool {
@@ -104,6 +119,10 @@ fn conflict_of_interest() -> ApiError {
 
 fn moderation_closed(message: &str) -> ApiError {
     ApiError::conflict(ErrorCode::ModerationClosed, message)
+}
+
+fn appeal_window_closed() -> ApiError {
+    ApiError::conflict(ErrorCode::AppealWindowClosed, "The time to appeal this rejection has passed.")
 }
 
 /// Reads the proof, locks its challenge, and reads the proof again under that lock.
@@ -223,7 +242,7 @@ async fn decide_by_admin(
         let (challenge, proof) = locked(&mut tx, id).await?;
         may_decide(&mut tx, &challenge, who).await?;
         still_decidable(&mut tx, &challenge, &grace).await?;
-        decide(&mut tx, &challenge, &proof, action, Some(who.sub), &reason, now).await?;
+        decide(&mut tx, &challenge, &proof, action, Some(who.sub), &reason, &grace, now).await?;
         Ok(proof.id)
     }
     .await;
@@ -231,7 +250,9 @@ async fn decide_by_admin(
 }
 
 /// Applies a decision inside the caller's transaction (the challenge locked, the proof read under the lock): the
-/// proof's status, its reports and appeal, the queue, the record, and the owner's notification.
+/// proof's status, its reports and appeal, the queue, the record, and the owner's notification. A first rejection
+/// opens the owner's appeal window.
+#[allow(clippy::too_many_arguments)]
 async fn decide(
     tx: &mut Tx,
     challenge: &ChallengeRow,
@@ -239,6 +260,7 @@ async fn decide(
     action: DecisionAction,
     actor: Option<Uuid>,
     reason: &str,
+    grace: &Grace,
     now: i64,
 ) -> ApiResult<()> {
     // A replaced proof is rejected and has no case open, so both actions refuse it below.
@@ -255,15 +277,21 @@ async fn decide(
             return Err(ApiError::conflict(ErrorCode::ProofNotRejectable, "This proof was already rejected."));
         }
         (DecisionAction::Reject, _) => {
-            if !store::moderation::reject_proof(tx, proof.id, reason, actor).await? {
+            // A proof restored on appeal and rejected again has had its one appeal: no window opens.
+            let appeal_until = proof.appeal_created_at.is_none().then(|| grace.appeal_until(challenge));
+            if !store::moderation::reject_proof(tx, proof.id, reason, actor, appeal_until).await? {
                 return Err(ApiError::internal(&"proof changed under the challenge's lock"));
             }
             store::moderation::resolve_reports(tx, proof.id, now).await?;
-            (
-                notify::Kind::ProofRejected,
-                "인증 반려",
-                format!("'{title}' {day} 인증이 반려됐어요: {reason} 한 번 이의를 신청할 수 있어요."),
-            )
+            let body = match appeal_until {
+                Some(until) => {
+                    let until = from_millis(until).with_timezone(&super::calendar_of(challenge).tz);
+                    let until = until.format("%m월 %d일 %H:%M");
+                    format!("'{title}' {day} 인증이 반려됐어요: {reason} {until}까지 한 번 이의를 신청할 수 있어요.")
+                }
+                None => format!("'{title}' {day} 인증이 반려됐어요: {reason}"),
+            };
+            (notify::Kind::ProofRejected, "인증 반려", body)
         }
         (DecisionAction::Dismiss, Some(CaseKind::Appeal)) => {
             if !store::moderation::restore_proof(tx, proof.id).await? {
@@ -339,6 +367,10 @@ async fn appeal_in(tx: &mut Tx, who: &AccessClaims, id: ProofId, reason: &str, g
     if proof.status != REJECTED || proof.replaced_at.is_some() {
         return Err(ApiError::conflict(ErrorCode::ProofNotAppealable, "Only a rejected proof can be appealed."));
     }
+    // A rejection made before windows existed has none, and may be appealed until the review closes.
+    if proof.appeal_until.is_some_and(|until| grace.now_ms >= until) {
+        return Err(appeal_window_closed());
+    }
     still_decidable(tx, &challenge, grace).await?;
     if !store::moderation::add_appeal(tx, proof.id, reason, now).await? {
         return Err(ApiError::conflict(ErrorCode::AppealAlreadyMade, "A proof can be appealed only once."));
@@ -371,27 +403,65 @@ pub(crate) enum Gate {
 }
 
 /// Runs before a challenge's settlement is planned, inside its transaction and under the challenge's lock. With
-/// cases open and grace time left it says to wait; once the grace time has run out it decides them for the person
-/// who proved (reports dismissed, appealed proofs restored), each decision recorded with its reason, and says go.
+/// cases open, or rejections still inside their appeal window, and grace time left it says to wait; once the grace
+/// time has run out it decides the open cases for the person who proved (reports dismissed, appealed proofs
+/// restored), each decision recorded with its reason, and says go. A rejection nobody appealed stands.
 pub(crate) async fn before_settlement(tx: &mut Tx, row: &ChallengeRow, grace: &Grace, now: i64) -> ApiResult<Gate> {
     let cases = store::moderation::open_cases(tx, row.id).await?;
-    if cases.is_empty() {
+    if grace.ran_out(row) {
+        decide_for_the_proofs(tx, row, &cases, grace, now).await?;
         return Ok(Gate::Open);
     }
-    if !grace.ran_out(row) {
+    if !cases.is_empty() || !open_windows(tx, &[row.id], grace).await?.is_empty() {
         return Ok(Gate::Wait);
     }
-    for (proof_id, kind) in &cases {
-        let proof = store::challenges::proof(tx, *proof_id).await?.ok_or_else(no_such_proof)?;
-        let reason = if kind == CaseKind::Appeal.as_str() { SYSTEM_GRANTED_APPEAL } else { SYSTEM_DISMISSED_REPORTS };
-        decide(tx, row, &proof, DecisionAction::Dismiss, None, reason, now).await?;
-    }
-    tracing::info!(challenge = %row.id, cases = cases.len(), "review time ran out: open cases decided for the proofs");
     Ok(Gate::Open)
 }
 
-/// [`before_settlement`] for the challenges of a batch settled together: one read finds those with open cases.
-/// `Wait` when any of them must wait.
+/// Rejections still inside their appeal window, per challenge among `ids` that has any: how many, and when the
+/// last window closes.
+async fn open_windows(tx: &mut Tx, ids: &[Uuid], grace: &Grace) -> StoreResult<HashMap<Uuid, OpenWindows>> {
+    let mut out: HashMap<Uuid, OpenWindows> = HashMap::new();
+    for (challenge, until) in store::moderation::appeal_windows(tx, ids).await? {
+        if until > grace.now_ms {
+            let w = out.entry(challenge).or_insert(OpenWindows { count: 0, last: until });
+            w.count += 1;
+            w.last = w.last.max(until);
+        }
+    }
+    Ok(out)
+}
+
+/// A challenge's rejections that may still be appealed.
+#[derive(Clone, Copy, Debug)]
+struct OpenWindows {
+    count: i64,
+    /// When the last of their windows closes (domain clock).
+    last: i64,
+}
+
+/// The system's decisions once the grace time has run out: every open case decided for the person who proved.
+async fn decide_for_the_proofs(
+    tx: &mut Tx,
+    row: &ChallengeRow,
+    cases: &[(Uuid, String)],
+    grace: &Grace,
+    now: i64,
+) -> ApiResult<()> {
+    if cases.is_empty() {
+        return Ok(());
+    }
+    for (proof_id, kind) in cases {
+        let proof = store::challenges::proof(tx, *proof_id).await?.ok_or_else(no_such_proof)?;
+        let reason = if kind == CaseKind::Appeal.as_str() { SYSTEM_GRANTED_APPEAL } else { SYSTEM_DISMISSED_REPORTS };
+        decide(tx, row, &proof, DecisionAction::Dismiss, None, reason, grace, now).await?;
+    }
+    tracing::info!(challenge = %row.id, cases = cases.len(), "review time ran out: open cases decided for the proofs");
+    Ok(())
+}
+
+/// [`before_settlement`] for the challenges of a batch settled together: two reads find those with open cases or
+/// open appeal windows. `Wait` when any of them must wait.
 pub(crate) async fn before_settlement_of_many(
     tx: &mut Tx,
     rows: &[&ChallengeRow],
@@ -399,8 +469,9 @@ pub(crate) async fn before_settlement_of_many(
     now: i64,
 ) -> ApiResult<Gate> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    for (id, _, _) in store::moderation::open_counts(tx, &ids).await? {
-        let Some(row) = rows.iter().find(|r| r.id == id) else { continue };
+    let mut concerned: Vec<Uuid> = store::moderation::open_counts(tx, &ids).await?.into_iter().map(|c| c.0).collect();
+    concerned.extend(open_windows(tx, &ids, grace).await?.into_keys());
+    for row in rows.iter().filter(|r| concerned.contains(&r.id)) {
         if before_settlement(tx, row, grace, now).await? == Gate::Wait {
             return Ok(Gate::Wait);
         }
@@ -408,8 +479,8 @@ pub(crate) async fn before_settlement_of_many(
     Ok(Gate::Open)
 }
 
-/// Why each of `rows` that has ended unsettled is waiting, if it is: its open cases and the time the system will
-/// decide them. Reads only for challenges past their end.
+/// Why each of `rows` that has ended unsettled is waiting, if it is: its open cases, its rejections still inside
+/// their appeal window, and the time the system will decide. Reads only for challenges past their end.
 pub(crate) async fn waiting(
     tx: &mut Tx,
     rows: &[&ChallengeRow],
@@ -424,16 +495,26 @@ pub(crate) async fn waiting(
         return Ok(HashMap::new());
     }
     let ids: Vec<Uuid> = ended.iter().map(|r| r.id).collect();
+    let cases: HashMap<Uuid, (i64, i64)> =
+        store::moderation::open_counts(tx, &ids).await?.into_iter().map(|(id, r, a)| (id, (r, a))).collect();
+    let windows = open_windows(tx, &ids, grace).await?;
     let mut out = HashMap::new();
-    for (id, open_reports, open_appeals) in store::moderation::open_counts(tx, &ids).await? {
-        let Some(row) = ended.iter().find(|r| r.id == id) else { continue };
+    for row in ended {
+        let (open_reports, open_appeals) = cases.get(&row.id).copied().unwrap_or((0, 0));
+        let window = windows.get(&row.id);
+        if open_reports + open_appeals == 0 && window.is_none() {
+            continue;
+        }
+        let deadline = grace.deadline(row);
         out.insert(
-            id,
+            row.id,
             SettlementWaiting {
                 reason: SettlementWaitReason::Moderation,
                 open_reports,
                 open_appeals,
-                until: from_millis(grace.deadline(row)),
+                until: from_millis(deadline),
+                possible_appeals: window.map_or(0, |w| w.count),
+                appeals_until: window.map(|w| from_millis(w.last.min(deadline))),
             },
         );
     }
@@ -563,13 +644,24 @@ mod tests {
     #[test]
     fn the_grace_time_runs_from_the_end() {
         let hour = 3_600_000;
-        let g = Grace { now_ms: 10 * hour, grace_ms: 48 * hour };
+        let g = Grace { now_ms: 10 * hour, grace_ms: 48 * hour, appeal_window_ms: 24 * hour };
         assert_eq!(g.deadline(&row(5 * hour)), 53 * hour);
         assert!(!g.ran_out(&row(5 * hour)));
         assert!(Grace { now_ms: 53 * hour, ..g }.ran_out(&row(5 * hour)));
         assert_eq!(g.cutoff(), -38 * hour);
         // A grace time too long to add saturates rather than wrapping into the past.
-        assert_eq!(Grace { now_ms: 0, grace_ms: i64::MAX }.deadline(&row(hour)), i64::MAX);
+        assert_eq!(Grace { now_ms: 0, grace_ms: i64::MAX, ..g }.deadline(&row(hour)), i64::MAX);
+    }
+
+    #[test]
+    fn the_appeal_window_never_runs_past_the_grace_time() {
+        let hour = 3_600_000;
+        let g = Grace { now_ms: 10 * hour, grace_ms: 48 * hour, appeal_window_ms: 24 * hour };
+        // Rejected well before the end: the whole window.
+        assert_eq!(g.appeal_until(&row(100 * hour)), 34 * hour);
+        // Rejected after the end, the grace time nearly over: the window closes with it.
+        assert_eq!(g.appeal_until(&row(-30 * hour)), 18 * hour);
+        assert_eq!(Grace { appeal_window_ms: i64::MAX, ..g }.appeal_until(&row(hour)), 49 * hour);
     }
 
     #[test]

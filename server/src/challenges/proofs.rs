@@ -53,6 +53,12 @@ pub(crate) fn view(p: &ProofRow) -> Proof {
             status: p.appeal_outcome.as_deref().and_then(AppealStatus::parse).unwrap_or(AppealStatus::Pending),
             created_at: from_millis(at),
         }),
+        appeal_until: p
+            .appeal_until
+            .filter(|_| {
+                p.status == ProofStatus::Rejected.as_str() && p.replaced_at.is_none() && p.appeal_created_at.is_none()
+            })
+            .map(from_millis),
     }
 }
 

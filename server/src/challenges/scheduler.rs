@@ -36,12 +36,19 @@ pub fn retry_delay_ms(failures: i64) -> i64 {
     FIRST_MS.saturating_mul(1_i64 << doublings).min(MAX_MS)
 }
 
-/// Handles every challenge whose start or end is due. Returns how many it handled.
+/// Handles every challenge whose start or end is due, and marks those whose settlement moderation holds back.
+/// Returns how many it handled.
 pub async fn step(state: &AppState) -> StoreResult<usize> {
     let grace = super::moderation::Grace::of(state);
     let mut tx = state.db.begin_read().await?;
     let due = store::challenges::due(&mut tx, grace.now_ms, grace.cutoff(), DUE_BATCH as i64).await?;
+    let held = store::challenges::held_back_unmarked(&mut tx, grace.now_ms, grace.cutoff(), DUE_BATCH as i64).await?;
     drop(tx);
+    if !held.is_empty()
+        && let Err(e) = mark_held_back(state, &held).await
+    {
+        tracing::warn!(error = %e, "could not mark settlements held back for moderation; next pass tries again");
+    }
     let mut handled = 0;
     let mut to_settle = Vec::new();
     for id in due {
@@ -68,6 +75,22 @@ pub async fn step(state: &AppState) -> StoreResult<usize> {
         }
     }
     Ok(handled)
+}
+
+/// Marks, once each, challenges whose due settlement waits for moderation, bumping their versions: nothing else
+/// changes when time passes a challenge's end, so without this an app's cached copy would not learn why the
+/// challenge is not settled until something else about it changed. Found by a read first, so a pass with none
+/// writes nothing; the mark makes it once per challenge however many passes see it waiting.
+async fn mark_held_back(state: &AppState, ids: &[Uuid]) -> StoreResult<()> {
+    let now = Utc::now().timestamp_millis();
+    let mut tx = state.db.begin_write().await?;
+    for &id in ids {
+        store::challenges::lock(&mut tx, id).await?;
+        if store::challenges::mark_held_back(&mut tx, id, now).await? {
+            tracing::info!(challenge = %id, "settlement waits for moderation");
+        }
+    }
+    tx.commit().await
 }
 
 /// Puts a challenge whose transition failed back by [`retry_delay_ms`], counted in `scheduler_failures_total`.

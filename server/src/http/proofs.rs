@@ -154,8 +154,8 @@ async fn reject(
     Ok(Json(moderation::reject(&state, &user.0, id, &req.reason).await?))
 }
 
-/// The owner appeals a rejection, once (a second appeal is 409 `APPEAL_ALREADY_MADE`); the proof goes back to the
-/// moderation queue.
+/// The owner appeals a rejection, once (a second appeal is 409 `APPEAL_ALREADY_MADE`) and within its window (the
+/// proof's `appeal_until`; after it, 409 `APPEAL_WINDOW_CLOSED`); the proof goes back to the moderation queue.
 #[utoipa::path(post, path = "/proofs/{id}/appeal", tag = "proofs", params(("id" = ProofId, Path)), request_body = ReasonRequest,
     responses((status = 200, body = Proof), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]

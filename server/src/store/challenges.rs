@@ -275,16 +275,19 @@ pub async fn list(tx: &mut Tx, f: &ListFilter<'_>) -> StoreResult<Vec<ChallengeR
 /// Challenges whose start or end has come (by the domain clock): those that never failed first, oldest first, then
 /// those that did, fewest failures first. One whose transition failed is left out until its retry time has come,
 /// so challenges that keep failing cannot take every place in the batch. PostgreSQL skips rows another instance is
-/// working on. An ended challenge whose proofs are still under review is not due until they are decided or until it
-/// ended before `review_cutoff_ms` (the moderation grace time ago): the database decides, so every instance agrees.
+/// working on. An ended challenge whose proofs are still under review, or that has rejections its owners may still
+/// appeal, is not due until they are decided and the windows closed, or until it ended before `review_cutoff_ms` (the
+/// moderation grace time ago): the database decides, so every instance agrees.
 pub async fn due(tx: &mut Tx, now_ms: i64, review_cutoff_ms: i64, limit: i64) -> StoreResult<Vec<Uuid>> {
     let skip = if tx.is_postgres() { " FOR UPDATE SKIP LOCKED" } else { "" };
     let sql = format!(
         "SELECT id FROM challenges WHERE deleted_at IS NULL AND \
          ((status IN ('RECRUITING', 'READY') AND starts_at <= $1) OR (status = 'IN_PROGRESS' AND ends_at <= $1 \
-         AND (ends_at <= $3 OR NOT EXISTS (SELECT 1 FROM moderation_queue q WHERE q.challenge_id = challenges.id)))) \
+         AND (ends_at <= $3 OR (NOT EXISTS (SELECT 1 FROM moderation_queue q WHERE q.challenge_id = challenges.id) \
+         AND NOT EXISTS (SELECT 1 FROM proofs f WHERE f.challenge_id = challenges.id AND {window}))))) \
          AND (next_attempt_at IS NULL OR next_attempt_at <= $1) \
-         ORDER BY schedule_failures, starts_at LIMIT $2{skip}"
+         ORDER BY schedule_failures, starts_at LIMIT $2{skip}",
+        window = super::moderation::open_window("$1")
     );
     Ok(on_conn!(tx, conn => sqlx::query_scalar(&sql)
         .bind(now_ms)
@@ -292,6 +295,39 @@ pub async fn due(tx: &mut Tx, now_ms: i64, review_cutoff_ms: i64, limit: i64) ->
         .bind(review_cutoff_ms)
         .fetch_all(&mut *conn)
         .await?))
+}
+
+/// Ended challenges whose settlement is held back for moderation (open cases, or rejections still inside their
+/// appeal window, with grace time left) that were not marked so yet; at most `limit`.
+pub async fn held_back_unmarked(tx: &mut Tx, now_ms: i64, review_cutoff_ms: i64, limit: i64) -> StoreResult<Vec<Uuid>> {
+    let sql = format!(
+        "SELECT id FROM challenges WHERE deleted_at IS NULL AND status = 'IN_PROGRESS' AND settlement_held_at IS NULL \
+         AND ends_at <= $1 AND ends_at > $2 \
+         AND (EXISTS (SELECT 1 FROM moderation_queue q WHERE q.challenge_id = challenges.id) \
+         OR EXISTS (SELECT 1 FROM proofs f WHERE f.challenge_id = challenges.id AND {window})) \
+         ORDER BY ends_at, id LIMIT $3",
+        window = super::moderation::open_window("$1")
+    );
+    Ok(on_conn!(tx, conn => sqlx::query_scalar(&sql)
+        .bind(now_ms)
+        .bind(review_cutoff_ms)
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?))
+}
+
+/// Marks a challenge's settlement as held back, once, bumping its version so the app's next pull shows the wait;
+/// false when it was marked before.
+pub async fn mark_held_back(tx: &mut Tx, id: Uuid, now_ms: i64) -> StoreResult<bool> {
+    let n = on_conn!(tx, conn => sqlx::query(
+            "UPDATE challenges SET settlement_held_at = $2, version = version + 1 \
+             WHERE id = $1 AND settlement_held_at IS NULL AND status = 'IN_PROGRESS'")
+        .bind(id)
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected());
+    Ok(n == 1)
 }
 
 /// How many scheduled transitions of this challenge failed in a row (0 for one that does not exist).
@@ -621,12 +657,15 @@ pub struct ProofRow {
     pub appeal_outcome: Option<String>,
     /// The open moderation case: REPORT or APPEAL.
     pub case_kind: Option<String>,
+    /// Until when (domain clock) the owner may appeal this rejection.
+    pub appeal_until: Option<i64>,
 }
 
 const PROOF_COLUMNS: &str = "f.id, f.challenge_id, f.participation_id, f.user_id, u.nickname, f.day, f.text, \
     f.photo_hash, f.photo_mime, f.thumb_hash, f.status, f.reject_reason, f.created_at, \
     (SELECT COUNT(*) FROM proof_reports r WHERE r.proof_id = f.id) AS report_count, f.replaced_at, \
-    a.reason AS appeal_reason, a.created_at AS appeal_created_at, a.outcome AS appeal_outcome, q.kind AS case_kind";
+    a.reason AS appeal_reason, a.created_at AS appeal_created_at, a.outcome AS appeal_outcome, q.kind AS case_kind, \
+    f.appeal_until";
 
 /// What [`PROOF_COLUMNS`] reads from.
 const PROOF_FROM: &str = "proofs f JOIN users u ON u.id = f.user_id \

@@ -29,14 +29,22 @@ pub async fn replace_rejected(tx: &mut Tx, proof: Uuid, now_ms: i64) -> StoreRes
     Ok(n == 1)
 }
 
-/// Rejects an accepted proof; false when it was not accepted.
-pub async fn reject_proof(tx: &mut Tx, proof: Uuid, reason: &str, by: Option<Uuid>) -> StoreResult<bool> {
+/// Rejects an accepted proof, with the end of its appeal window (`None`: no appeal is left to make); false when it
+/// was not accepted.
+pub async fn reject_proof(
+    tx: &mut Tx,
+    proof: Uuid,
+    reason: &str,
+    by: Option<Uuid>,
+    appeal_until: Option<i64>,
+) -> StoreResult<bool> {
     let n = on_conn!(tx, conn => sqlx::query(
-            "UPDATE proofs SET status = 'REJECTED', reject_reason = $2, rejected_by = $3 \
+            "UPDATE proofs SET status = 'REJECTED', reject_reason = $2, rejected_by = $3, appeal_until = $4 \
              WHERE id = $1 AND status = 'ACCEPTED'")
         .bind(proof)
         .bind(reason)
         .bind(by)
+        .bind(appeal_until)
         .execute(&mut *conn)
         .await?
         .rows_affected());
@@ -106,6 +114,29 @@ pub async fn close_appeal(tx: &mut Tx, proof: Uuid, outcome: &str, now_ms: i64) 
         .await?
         .rows_affected());
     Ok(n == 1)
+}
+
+/// Proof `f` is a rejection with an appeal window whose owner has neither appealed nor proved the day again.
+const UNAPPEALED_REJECTION: &str = "f.appeal_until IS NOT NULL AND f.status = 'REJECTED' AND f.replaced_at IS NULL \
+    AND NOT EXISTS (SELECT 1 FROM proof_appeals a WHERE a.proof_id = f.id)";
+
+/// The SQL condition that proof `f` is a rejection its owner may still appeal at the domain time `now` (a bound
+/// parameter such as `$1`). Such a proof holds its challenge's settlement like an open case, until its window
+/// closes.
+pub(crate) fn open_window(now: &str) -> String {
+    format!("f.appeal_until > {now} AND {UNAPPEALED_REJECTION}")
+}
+
+/// The unappealed rejections of the challenges among `ids` with their windows: (challenge, window end). Rejections
+/// are few, so whether a window is still open is judged by the caller against its clock.
+pub async fn appeal_windows(tx: &mut Tx, ids: &[Uuid]) -> StoreResult<Vec<(Uuid, i64)>> {
+    rows_for_ids(tx, ids, |list| {
+        format!(
+            "SELECT f.challenge_id, f.appeal_until FROM proofs f WHERE f.challenge_id IN ({list}) \
+             AND {UNAPPEALED_REJECTION}"
+        )
+    })
+    .await
 }
 
 /// Puts a proof in the queue as `kind` (REPORT or APPEAL), unless it is there already.
