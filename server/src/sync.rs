@@ -87,10 +87,10 @@ pub async fn pull(state: &AppState, user: UserId, cursor: Option<&str>) -> ApiRe
     changed.extend(gone.iter().copied());
     // Only the changed challenges are read, in one snapshot, each with one aggregate statement for its progress.
     let mut challenges = Vec::new();
-    let now = state.clock.now();
+    let grace = challenges::moderation::Grace::of(state);
     let mut tx = state.db.begin_read().await?;
     for id in changed.iter().take(PAGE as usize) {
-        match challenges::snapshot_in(&mut tx, user, *id, now).await {
+        match challenges::snapshot_in(&mut tx, user, *id, &grace).await {
             Ok((challenge, progress)) => {
                 if gone.contains(id) {
                     cursor.c.remove(id);

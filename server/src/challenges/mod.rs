@@ -167,9 +167,14 @@ pub async fn create(state: &AppState, user: UserId, req: CreateChallengeRequest)
 pub async fn get(state: &AppState, user: UserId, id: ChallengeId) -> ApiResult<Challenge> {
     let mut tx = state.db.begin_read().await?;
     let row = load(&mut tx, id.as_uuid()).await?;
-    let joined = store::challenges::active_participation(&mut tx, row.id, user.as_uuid()).await?.is_some();
-    let mut waiting = moderation::waiting(&mut tx, &[&row], &moderation::Grace::of(state)).await?;
-    Ok(Challenge { settlement_waiting: waiting.remove(&row.id), ..view(&row, joined) })
+    seen_by(&mut tx, &row, user, &moderation::Grace::of(state)).await
+}
+
+/// A challenge as `user` sees it: whether they take part, and why its settlement waits, if it does.
+async fn seen_by(tx: &mut Tx, row: &ChallengeRow, user: UserId, grace: &moderation::Grace) -> ApiResult<Challenge> {
+    let joined = store::challenges::active_participation(tx, row.id, user.as_uuid()).await?.is_some();
+    let mut waiting = moderation::waiting(tx, &[row], grace).await?;
+    Ok(Challenge { settlement_waiting: waiting.remove(&row.id), ..view(row, joined) })
 }
 
 /// Newest first; the cursor is `<created_at>_<id>` of the last one seen.
@@ -451,12 +456,12 @@ pub(crate) async fn snapshot_in(
     tx: &mut Tx,
     user: UserId,
     id: Uuid,
-    now: DateTime<Utc>,
+    grace: &moderation::Grace,
 ) -> ApiResult<(Challenge, Progress)> {
     let row = load(tx, id).await?;
-    let joined = store::challenges::active_participation(tx, row.id, user.as_uuid()).await?.is_some();
-    let progress = progress_in(tx, &row, now).await?;
-    Ok((view(&row, joined), progress))
+    let challenge = seen_by(tx, &row, user, grace).await?;
+    let progress = progress_in(tx, &row, from_millis(grace.now_ms)).await?;
+    Ok((challenge, progress))
 }
 
 /// [`progress`] of a challenge already read, inside the caller's transaction: one aggregate statement.
