@@ -20,6 +20,7 @@ use crate::challenges::batch::JoinBatcher;
 use crate::clock::DomainClock;
 use crate::config::{Config, DatabaseConfig};
 use crate::files::{FileStore, LocalFiles};
+use crate::http::upload_slots::UploadSlots;
 use crate::integrations::fcm::{FcmClient, ServiceAccount};
 use crate::integrations::toss::TossClient;
 use crate::payments::Payments;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub files: FileStore,
     /// The photo decodes allowed at once.
     pub decoders: Decoders,
+    /// Photo uploads being received at once (each holds its body in memory until checked).
+    pub upload_slots: UploadSlots,
     /// FCM push, when switched on.
     pub push: Option<Arc<Push>>,
     /// Dev mode: the FCM sandbox served under `/dev/fcm`.
@@ -171,6 +174,7 @@ pub async fn build_state(config: Config, addr: Option<SocketAddr>) -> Result<App
     let per_minute = NonZeroU32::new(config.payment_requests_per_minute).unwrap_or(NonZeroU32::MIN);
     let workers = Workers::default();
     let decoders = Decoders::new(config.photo_decoders);
+    let upload_slots = UploadSlots::new(config.uploads_in_flight);
     Ok(AppState {
         db: db.clone(),
         jwt: Arc::new(JwtKeys::new(&secret)),
@@ -184,6 +188,7 @@ pub async fn build_state(config: Config, addr: Option<SocketAddr>) -> Result<App
         payment_limiter: Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(per_minute))),
         files: FileStore::Local(LocalFiles::new(files_root)),
         decoders,
+        upload_slots,
         push: push.map(Arc::new),
         fcm_sandbox,
         joins: JoinBatcher::start(db.clone(), &workers),

@@ -90,6 +90,9 @@ pub struct Config {
     pub photo_decoders: usize,
     /// New photos one person may upload per UTC day (`NENE_UPLOADS_PER_DAY`), proofs' photos included.
     pub uploads_per_day: u32,
+    /// Photo uploads received at once (`NENE_UPLOADS_IN_FLIGHT`): each holds up to 10 MB in memory until it is
+    /// checked, so this times 10 MB bounds what uploads take; more are answered 503 at once.
+    pub uploads_in_flight: usize,
     /// New photos are refused while the photo store's disk has less free space than this, in MB
     /// (`NENE_MIN_FREE_DISK_MB`; 0 turns the check off), so photos never take the room the database needs.
     pub min_free_disk_mb: u64,
@@ -179,6 +182,7 @@ impl Config {
             ui_dir: None,
             photo_decoders: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
             uploads_per_day: 50,
+            uploads_in_flight: 64,
             min_free_disk_mb: 1024,
         }
     }
@@ -282,6 +286,9 @@ impl Config {
         }
         if let Some(n) = get("NENE_PHOTO_DECODERS") {
             config.photo_decoders = parse_positive("NENE_PHOTO_DECODERS", n)? as usize;
+        }
+        if let Some(n) = get("NENE_UPLOADS_IN_FLIGHT") {
+            config.uploads_in_flight = parse_positive("NENE_UPLOADS_IN_FLIGHT", n)? as usize;
         }
         if let Some(n) = get("NENE_UPLOADS_PER_DAY") {
             config.uploads_per_day = parse_positive("NENE_UPLOADS_PER_DAY", n)?;
@@ -503,7 +510,7 @@ mod tests {
             let e = Config::from_vars(&vars(&[("NENE_MODERATION_GRACE_HOURS", bad)])).unwrap_err();
             assert_eq!(e.name, "NENE_MODERATION_GRACE_HOURS");
         }
-        for name in ["NENE_PHOTO_DECODERS", "NENE_UPLOADS_PER_DAY"] {
+        for name in ["NENE_PHOTO_DECODERS", "NENE_UPLOADS_PER_DAY", "NENE_UPLOADS_IN_FLIGHT"] {
             assert_eq!(Config::from_vars(&vars(&[(name, "0")])).unwrap_err().name, name);
         }
         let e = Config::from_vars(&vars(&[("NENE_MIN_FREE_DISK_MB", "-5")])).unwrap_err();

@@ -24,6 +24,7 @@ on_both_databases!(
     an_upload_no_proof_takes_is_collected_after_a_day,
     photos_past_the_days_quota_are_refused,
     new_photos_stop_when_the_disk_is_short_while_money_still_moves,
+    uploads_past_the_slots_are_refused_before_their_body_is_read,
 );
 
 /// Every stored file under the server's data folder (temporary files of a write in progress have a leading dot).
@@ -306,4 +307,53 @@ async fn new_photos_stop_when_the_disk_is_short_while_money_still_moves(backend:
     assert!(files_on_disk(&s).is_empty());
     assert_eq!((s.count("stored_files").await, s.count("photo_uploads").await), (0, 0));
     assert_ledger_ok(&s.state.db).await;
+}
+
+/// A client that starts an upload and never finishes its body holds one slot; with every slot held, the next upload
+/// (app or form) is refused at once with 503 and Retry-After, and a slot freed by a closed connection serves again.
+async fn uploads_past_the_slots_are_refused_before_their_body_is_read(backend: Backend) {
+    use tokio::io::AsyncWriteExt;
+    let s = TestServer::start_with(backend, |c| {
+        c.run_workers = false;
+        c.uploads_in_flight = 1;
+    })
+    .await;
+    let (_, token) = funded_user(&s.state.db, "slow", 0).await;
+    // Headers and a first piece of a 5 MB body, then nothing more.
+    let mut slow = tokio::net::TcpStream::connect(s.base.trim_start_matches("http://")).await.unwrap();
+    let head = format!(
+        "POST /api/v1/sync/photos HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: image/jpeg\r\nContent-Length: 5000000\r\n\r\n"
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(&[0xFF; 1024]).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while s.state.upload_slots.available() > 0 {
+        assert!(std::time::Instant::now() < deadline, "the slow upload never took its slot");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+
+    let (status, body, retry) = upload(&s, &token, &jpeg(64, 64)).await;
+    assert_eq!((status, code(&body), retry), (StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", Some(2)), "{body}");
+    let form = reqwest::multipart::Form::new().part("photo", reqwest::multipart::Part::bytes(jpeg(64, 64)));
+    let id = uuid::Uuid::now_v7();
+    let resp = s
+        .http
+        .post(s.url(&format!("/api/v1/challenges/{id}/proofs")))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(s.count("photo_uploads").await + s.count("stored_files").await, 0, "nothing was stored");
+
+    drop(slow);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while s.state.upload_slots.available() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the closed upload never gave its slot back");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let (status, body, _) = upload(&s, &token, &jpeg(64, 64)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }

@@ -17,6 +17,7 @@ pub mod payments;
 pub mod proofs;
 pub mod sync;
 pub mod ui;
+pub mod upload_slots;
 pub mod users;
 pub mod wallet;
 

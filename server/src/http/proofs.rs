@@ -71,11 +71,12 @@ async fn read_form(multipart: Result<Multipart, MultipartRejection>) -> ApiResul
 }
 
 /// Today's proof. 409 when already proved today; 422 outside a proof day or for a file that is not a photo; 429
-/// past the day's quota of photos; 507 while the server is short of storage for photos.
+/// past the day's quota of photos; 503 while as many uploads as the server receives at once are arriving; 507 while
+/// the server is short of storage for photos.
 #[utoipa::path(post, path = "/challenges/{id}/proofs", tag = "proofs", params(("id" = ChallengeId, Path)),
     request_body(content_type = "multipart/form-data", description = "`photo` (JPEG/PNG/WebP, ≤ 10 MB) and/or `text` (≤ 1,000 characters)"),
     responses((status = 201, body = Proof), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 507, body = ErrorBody)),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody), (status = 507, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn submit(
     State(state): State<AppState>,
@@ -83,6 +84,8 @@ async fn submit(
     ApiPath(id): ApiPath<ChallengeId>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<Proof>)> {
+    // The body is read only once a slot is ours.
+    let _slot = state.upload_slots.take()?;
     let submission = read_form(multipart).await?;
     let proof = proofs::submit(&state, UserId::from_uuid(user.id()), id, submission).await?;
     Ok((StatusCode::CREATED, Json(proof)))

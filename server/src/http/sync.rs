@@ -1,16 +1,17 @@
 //! `/sync/…`: the app's pull and push, and photo uploads by content hash.
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, State};
-use nene_shared::ErrorBody;
+use axum::http::StatusCode;
 use nene_shared::UserId;
 use nene_shared::sync::{PhotoUploaded, PullQuery, PullResponse, PushRequest, PushResponse};
+use nene_shared::{ErrorBody, ErrorCode};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiQuery, AuthUser};
 use crate::photos::MAX_PHOTO_BYTES;
 use crate::sync;
@@ -48,8 +49,17 @@ async fn push(
 /// kept a day for a proof to take it. 429 past the day's quota of photos; 507 while the server is short of storage.
 #[utoipa::path(post, path = "/sync/photos", tag = "sync", request_body(content = Vec<u8>, content_type = "image/*"),
     responses((status = 200, body = PhotoUploaded), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
-        (status = 507, body = ErrorBody)),
+        (status = 503, body = ErrorBody), (status = 507, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn upload_photo(State(state): State<AppState>, user: AuthUser, body: Bytes) -> ApiResult<Json<PhotoUploaded>> {
+async fn upload_photo(State(state): State<AppState>, user: AuthUser, body: Body) -> ApiResult<Json<PhotoUploaded>> {
+    // The body is read only once a slot is ours.
+    let _slot = state.upload_slots.take()?;
+    let body = axum::body::to_bytes(body, MAX_PHOTO_BYTES).await.map_err(|e| {
+        if e.into_inner().is::<http_body_util::LengthLimitError>() {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, "A photo may be at most 10 MB.")
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::MalformedBody, "The photo could not be read.")
+        }
+    })?;
     Ok(Json(PhotoUploaded { hash: sync::upload_photo(&state, UserId::from_uuid(user.id()), body).await? }))
 }
